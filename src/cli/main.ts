@@ -1,0 +1,58 @@
+import { VigilError, toErrorRecord } from '../errors.js'
+import { EXIT, type CliIo, type Command } from './command.js'
+
+/**
+ * The `vigil` command. Each subcommand is its own module, loaded on demand so that `vigil version
+ * compare` does not pay for LMDB or the worker pool. One line per command.
+ */
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+}
+
+const VERSION = '0.1.0'
+
+function topUsage(): string {
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`)
+  return [
+    'vigil — container-image vulnerability scanner that keeps findings current as advisories change',
+    '',
+    'Usage: vigil <command> [options]',
+    '',
+    'Commands:',
+    ...lines,
+    '',
+    'Targets: oci:DIR[:TAG]  docker-archive:FILE  HOST/REPO:TAG  HOST/REPO@sha256:…  sbom:FILE (scan only)',
+    'Exit codes: 0 ok, 1 policy failed (--fail-on), 2 usage or input error, 3 runtime error.',
+    'Data dir: --data DIR, else $VIGIL_DATA, else ./.vigil',
+    '',
+    'Run `vigil <command> --help` for a command\'s options.',
+  ].join('\n')
+}
+
+export async function main(argv: string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env }): Promise<number> {
+  const [name, ...rest] = argv
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.stdout.write(topUsage() + '\n')
+    return name === undefined ? EXIT.usage : EXIT.ok
+  }
+  if (name === '--version' || name === '-V') {
+    io.stdout.write(`vigil ${VERSION}\n`)
+    return EXIT.ok
+  }
+  const entry = COMMANDS[name]
+  if (!entry) {
+    io.stderr.write(`vigil: unknown command "${name}"\n\n${topUsage()}\n`)
+    return EXIT.usage
+  }
+  try {
+    const command = await entry.load()
+    if (rest.includes('--help') || rest.includes('-h')) {
+      io.stdout.write(command.usage + '\n')
+      return EXIT.ok
+    }
+    return await command.run(rest, io)
+  } catch (err) {
+    const rec = toErrorRecord(err)
+    io.stderr.write(`vigil ${name}: error ${rec.code}: ${rec.message}\n`)
+    return VigilError.is(err) ? err.exitCode : EXIT.runtime
+  }
+}
