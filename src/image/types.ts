@@ -32,6 +32,12 @@ export interface ResolvedImage {
   platform: string
   layers: LayerRef[]
   repoTags?: string[]
+  /** Where the image came from. */
+  source?: 'oci' | 'docker-archive' | 'registry'
+  /** The manifest's media type (OCI or Docker v2). */
+  mediaType?: string
+  /** The image index / manifest list the platform was chosen from, when there was one. */
+  indexDigest?: Digest
 }
 
 export interface ResolveOptions {
@@ -42,6 +48,19 @@ export interface ResolveOptions {
   /** Allow plain http for a non-loopback registry. */
   insecure?: boolean
   signal?: AbortSignal
+  /** Registry retries on 5xx, timeouts and resets (bounded). */
+  retry?: RetryPolicy
+  /** Per-request time limit for registry calls until the response headers arrive (ms, default 30000). */
+  timeoutMs?: number
+}
+
+export interface RetryPolicy {
+  /** Attempts in all, the first one included (default 4). */
+  attempts?: number
+  /** First backoff delay in ms, doubled per attempt with jitter (default 250). */
+  baseDelayMs?: number
+  /** Cap on one delay (default 4000). */
+  maxDelayMs?: number
 }
 
 export type RegistryAuth =

@@ -10,4 +10,10 @@ export interface VersionScheme {
   compare(a: string, b: string): Ordering
   /** True when `v` parses under this scheme. */
   isValid(v: string): boolean
+  /**
+   * Only for schemes whose advisories carry range strings in the scheme's own syntax: npm ranges
+   * (semver, e.g. nodejs security-wg `vulnerable_versions`) and PEP 440 specifier sets (pep440).
+   * OSV ECOSYSTEM/SEMVER events need only `compare`. Throws ERR_VERSION_INVALID on a bad range.
+   */
+  satisfies?(version: string, range: string): boolean
 }

@@ -1,0 +1,81 @@
+import type { OsInfo, Package } from '../types.js'
+
+/**
+ * Store keys are `ecosystem\0name` with both parts normalised the same way on import and on
+ * lookup, so a feed's spelling and an analyzer's spelling meet.
+ */
+export function storeKey(ecosystem: string, name: string): string {
+  const eco = normalizeEcosystem(ecosystem)
+  return `${eco}\0${normalizePackageName(eco, name)}`
+}
+
+export function splitStoreKey(key: string): { ecosystem: string; name: string } {
+  const i = key.indexOf('\0')
+  return { ecosystem: key.slice(0, i), name: key.slice(i + 1) }
+}
+
+const LANGUAGE_ALIASES: Record<string, string> = {
+  pypi: 'PyPI', npm: 'npm', go: 'Go', golang: 'Go', maven: 'Maven', 'crates.io': 'crates.io', cargo: 'crates.io',
+  rubygems: 'RubyGems', gem: 'RubyGems', packagist: 'Packagist', composer: 'Packagist', nuget: 'NuGet',
+}
+
+/**
+ * OSV spellings. Releases are cut to what distro feeds key on: Debian by major (`Debian:12.4`
+ * → `Debian:12`), Alpine by branch (`Alpine:3.19.1` → `Alpine:v3.19`).
+ */
+export function normalizeEcosystem(ecosystem: string): string {
+  const lang = LANGUAGE_ALIASES[ecosystem.toLowerCase()]
+  if (lang) return lang
+  const colon = ecosystem.indexOf(':')
+  if (colon < 0) return ecosystem
+  const distro = ecosystem.slice(0, colon)
+  const release = ecosystem.slice(colon + 1)
+  switch (distro.toLowerCase()) {
+    case 'debian': {
+      const major = /^(\d+)/.exec(release)?.[1]
+      return major ? `Debian:${major}` : `Debian:${release}`
+    }
+    case 'alpine': {
+      const branch = /^v?(\d+)\.(\d+)/.exec(release)
+      return branch ? `Alpine:v${branch[1]}.${branch[2]}` : `Alpine:${release}`
+    }
+    case 'ubuntu':
+      return `Ubuntu:${release}`
+    default:
+      return ecosystem
+  }
+}
+
+/** PyPI names are case- and separator-insensitive (PEP 503); Go stdlib is spelled `stdlib` by vulndb. */
+export function normalizePackageName(ecosystem: string, name: string): string {
+  switch (ecosystem) {
+    case 'PyPI':
+      return name.toLowerCase().replace(/[-_.]+/g, '-')
+    case 'NuGet':
+    case 'Packagist':
+      return name.toLowerCase()
+    default:
+      return name
+  }
+}
+
+/** The ecosystem a package is looked up under: its own, else (OS packages before finalising) the OS's. */
+export function packageEcosystem(pkg: Pick<Package, 'ecosystem'>, os?: OsInfo): string {
+  return normalizeEcosystem(pkg.ecosystem || os?.ecosystem || '')
+}
+
+export function isDistroEcosystem(ecosystem: string): boolean {
+  return ecosystem.includes(':') || ecosystem === 'Red Hat' || ecosystem === 'Wolfi' || ecosystem === 'Chainguard'
+}
+
+/**
+ * Store keys under which advisories for this package live. Debian and Ubuntu advisories are per
+ * SOURCE package, Alpine per origin (the `source` field); language packages by their own name.
+ * Exactly one key today; a list so that a distro needing both names can add one.
+ */
+export function affectedKeys(pkg: Pick<Package, 'ecosystem' | 'name' | 'source'>, os?: OsInfo): string[] {
+  const eco = packageEcosystem(pkg, os)
+  if (!eco) return []
+  const name = isDistroEcosystem(eco) ? (pkg.source?.name || pkg.name) : pkg.name
+  return [storeKey(eco, name)]
+}
