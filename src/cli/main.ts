@@ -1,4 +1,5 @@
 import { VigilError, toErrorRecord } from '../errors.js'
+import { VIGIL_VERSION } from '../version.js'
 import { EXIT, type CliIo, type Command } from './command.js'
 
 /**
@@ -6,9 +7,12 @@ import { EXIT, type CliIo, type Command } from './command.js'
  * compare` does not pay for LMDB or the worker pool. One line per command.
  */
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  version: { summary: 'compare versions under a scheme (dpkg, rpm, semver, pep440, …)', load: async () => (await import('./commands/version.js')).versionCommand },
+  scan: { summary: 'scan an image or SBOM and report its vulnerabilities', load: async () => (await import('./commands/scan.js')).scanCommand },
+  sbom: { summary: 'write an image inventory as CycloneDX, SPDX or JSON', load: async () => (await import('./commands/sbom.js')).sbomCommand },
+  db: { summary: 'import vulnerability feeds (OSV, Alpine, Debian, EPSS, KEV) and show their status', load: async () => (await import('./commands/db.js')).dbCommand },
 }
 
-const VERSION = '0.1.0'
 
 function topUsage(): string {
   const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`)
@@ -35,7 +39,7 @@ export async function main(argv: string[], io: CliIo = { stdout: process.stdout,
     return name === undefined ? EXIT.usage : EXIT.ok
   }
   if (name === '--version' || name === '-V') {
-    io.stdout.write(`vigil ${VERSION}\n`)
+    io.stdout.write(`vigil ${VIGIL_VERSION}\n`)
     return EXIT.ok
   }
   const entry = COMMANDS[name]

@@ -15,7 +15,7 @@ export { affectedKeys, storeKey, splitStoreKey, normalizePackageName, normalizeE
 export { matchPackage, matchInventory } from './matcher.js'
 export { severityOf, cvssBaseScore } from './severity.js'
 export { riskScore, type RiskInput } from './risk.js'
-export { importFeeds } from '../feeds/import.js'
+export { importFeeds, importRecords } from '../feeds/import.js'
 export { applyExploitData } from '../feeds/exploit.js'
 
 /** Stable per-record error codes in an import report (a bad record is skipped, never fatal). */

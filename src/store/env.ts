@@ -15,24 +15,37 @@ export interface Store {
   readonly meta: Database<unknown, string>
   /** layer digest + analyzer-set version → LayerReport */
   readonly layers: Database<unknown, string>
-  /** manifest digest → Inventory */
+  /** manifest digest → ImageRecord (inventory header + package-variant ids; store/images.ts) */
   readonly images: Database<unknown, string>
   /** interned image ids: digest ↔ 4-byte id */
   readonly imageIds: Database<unknown, string | number>
-  /** `ecosystem\0name` → (image id, version) entries, dupSort */
-  readonly postings: Database<unknown, string>
+  /** package id → PackageRecord (a package exactly as found, shared by every image that has it) */
+  readonly packages: Database<unknown, number>
+  /** content hash of a package → its id */
+  readonly packageIds: Database<unknown, string>
+  /** variant id → VariantRecord (what matching reads: ecosystem, name, version, source, os) */
+  readonly variants: Database<unknown, number>
+  /** content hash of a variant → its id */
+  readonly variantIds: Database<unknown, string>
+  /** [`ecosystem\0name`, variant id, package id] → 4-byte image ids, dupSort (store/postings.ts) */
+  readonly postings: Database<Buffer, PostingKey>
   /** `ecosystem\0name` → compiled advisories affecting that package */
   readonly advisories: Database<unknown, string>
   /** advisory id → the stored record (OSV JSON after normalisation) */
   readonly advisoryRecords: Database<unknown, string>
   /** alias (CVE-…) → advisory ids */
   readonly aliases: Database<unknown, string>
-  /** manifest digest → Finding[] */
-  readonly findings: Database<unknown, string>
+  /** variant id → Finding[] as matched for its representative package (store/findings.ts) */
+  readonly findings: Database<unknown, number>
+  /** advisory id or alias → variant ids that have a finding for it, dupSort (4-byte values) */
+  readonly findingRefs: Database<Buffer, string>
   /** CVE → { epss, percentile, kev } */
   readonly exploit: Database<unknown, string>
   close(): Promise<void>
 }
+
+/** A posting key: the store key, the variant (match identity) and the package the images hold. */
+export type PostingKey = [string, number, number]
 
 /** Bump when any stored shape changes; see store/schema.ts for the migration rules. */
 export const STORE_SCHEMA_VERSION = 1
@@ -63,16 +76,28 @@ export function openStore(dataDir: string, options: Partial<OpenStoreOptions> = 
       layers: db('layers'),
       images: db('images'),
       imageIds: root.openDB({ name: 'image-ids' }) as Database<unknown, string | number>,
-      postings: db('postings', { dupSort: true, encoding: 'ordered-binary' }),
+      packages: root.openDB({ name: 'packages' }) as Database<unknown, number>,
+      packageIds: db('package-ids'),
+      variants: root.openDB({ name: 'variants' }) as Database<unknown, number>,
+      variantIds: db('variant-ids'),
+      postings: root.openDB({ name: 'postings', dupSort: true, encoding: 'binary' }) as Database<Buffer, PostingKey>,
       advisories: db('advisories'),
       advisoryRecords: db('advisory-records'),
       aliases: db('aliases'),
-      findings: db('findings'),
+      findings: root.openDB({ name: 'findings' }) as Database<unknown, number>,
+      findingRefs: root.openDB({ name: 'finding-refs', dupSort: true, encoding: 'binary' }) as Database<Buffer, string>,
       exploit: db('exploit'),
       close: () => root.close(),
     }
+    // Refuse a store written by newer code before anyone reads it (store/schema.ts has the rules).
+    const version = store.meta.get('schema:version')
+    if (typeof version === 'number' && version > STORE_SCHEMA_VERSION) {
+      void root.close()
+      throw new VigilError('ERR_STORE_SCHEMA', `the store at ${path} has schema version ${version}, newer than this vigil understands (${STORE_SCHEMA_VERSION}); upgrade vigil or use another --data directory`)
+    }
     return store
   } catch (err) {
+    if (VigilError.is(err)) throw err
     throw new VigilError('ERR_STORE', `cannot open the store at ${path}: ${(err as Error).message}`, { cause: err })
   }
 }

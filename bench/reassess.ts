@@ -1,0 +1,163 @@
+/**
+ * `npm run bench:reassess -- --images N [--advisories 250] [--sample 2000] [--data DIR]`
+ *
+ * Builds a fleet of N images from real inventories (corpus dpkg status files, pkgdb fixtures,
+ * real lockfile package lists, drifted to real advisory versions), indexes it, then measures
+ * re-assessment after real feed deltas imported through importFeeds:
+ *   oneAdvisoryP50Ms / P99Ms  applyDelta for one changed real advisory that hits the fleet
+ *   thousandAdvisoriesMs      applyDelta for 1,000 changed real advisories
+ *   fullRematchMs             re-matching every stored inventory (read + matchInventory); above
+ *                             --full-limit images it is estimated from a random sample and the
+ *                             JSON says so (fullRematchEstimated, fullRematchSample)
+ * Import time is not part of any delta figure; event emission (onChange) is.
+ * The last line printed is one JSON object; it is also written to bench/results/reassess-<N>.json.
+ */
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { openStore } from '../src/store/env.js'
+import { importFeeds } from '../src/match/index.js'
+import { matchInventory } from '../src/match/matcher.js'
+import { applyDelta, ensureSchema, indexImages, readInventory } from '../src/assess/index.js'
+import { postingCount } from '../src/store/postings.js'
+import { variantsWithFinding } from '../src/store/findings.js'
+import { fleet, loadPools, mutateRecord, pick, seeded, type OsvRecord } from './reassess-fleet.js'
+import { corpusBases } from './reassess-corpus.js'
+
+const { values } = parseArgs({
+  options: {
+    images: { type: 'string', default: '10000' },
+    advisories: { type: 'string', default: '250' },
+    sample: { type: 'string', default: '2000' },
+    'full-limit': { type: 'string', default: '10000' },
+    data: { type: 'string' },
+    shared: { type: 'string', default: process.env.VIGIL_SHARED ? join(process.env.VIGIL_SHARED, 'data') : resolve('..', 'shared', 'data') },
+    seed: { type: 'string', default: '2026' },
+  },
+})
+const N = Number(values.images)
+const log = (msg: string) => process.stderr.write(`[reassess] ${msg}\n`)
+const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!
+const round = (x: number) => Math.round(x * 1000) / 1000
+
+const dir = values.data ?? mkdtempSync(join(tmpdir(), 'vigil-bench-reassess-'))
+const store = openStore(dir, { mapSize: 256 * 1024 ** 3 })
+ensureSchema(store)
+const rng = seeded(Number(values.seed))
+
+const pools = loadPools(values.shared!, await corpusBases())
+log(`pools: ${pools.bases.length} bases (${pools.bases.map((b) => `${b.name}:${b.packages.length}`).join(' ')}), ${pools.lang.length} language packages, ${pools.osv.length} OSV records`)
+const ndjson = (name: string, records: readonly OsvRecord[]) => {
+  const file = join(dir, `${name}.ndjson`)
+  writeFileSync(file, records.map((r) => JSON.stringify(r)).join('\n') + '\n')
+  return file
+}
+// Real records that name no pooled package: the bulk of a real 1,000-advisory update.
+const others: OsvRecord[] = []
+for (const sub of ['osv/go', 'osv/pypi']) {
+  const known = new Set(pools.osv.map((r) => r.id))
+  for (const f of readdirSync(join(values.shared!, 'advisories', sub)).filter((f) => f.endsWith('.json')).sort()) {
+    const rec = JSON.parse(readFileSync(join(values.shared!, 'advisories', sub, f), 'utf8')) as OsvRecord
+    if (!known.has(rec.id) && !rec.withdrawn) others.push(rec)
+  }
+}
+await importFeeds(store, [ndjson('initial', [...pools.osv, ...others]), ...pools.feedFiles])
+
+// --- ingest
+const shape = { images: N, snapshots: 8, apps: Math.max(20, Math.round(N / 50)), appPackages: [120, 260] as [number, number], drift: 0.3 }
+let t0 = performance.now()
+let batch: { inventory: ReturnType<typeof fleet> extends Generator<infer I> ? I : never }[] = []
+let packages = 0
+const sampleDigests: string[] = []
+for (const inventory of fleet(pools, shape, rng)) {
+  batch.push({ inventory })
+  packages += inventory.packages.length
+  if (rng() < Number(values.sample) / N) sampleDigests.push(inventory.image.digest)
+  if (batch.length === 500) {
+    indexImages(store, batch)
+    batch = []
+    if (sampleDigests.length % 10 === 0) log(`indexed ${packages} packages`)
+  }
+}
+if (batch.length) indexImages(store, batch)
+const ingestMs = performance.now() - t0
+log(`ingest: ${N} images, ${(packages / N).toFixed(0)} packages/image, ${(ingestMs / 1000).toFixed(1)} s`)
+
+// --- one-advisory deltas: real records that hit the fleet, each changed and imported alone
+const hitting = pools.osv.filter((r) => variantsWithFinding(store, r.id).length > 0)
+log(`${hitting.length} of ${pools.osv.length} pooled records hit the fleet`)
+const single: number[] = []
+let singleEvents = 0
+let stamp = Date.UTC(2031, 0, 1)
+const nextStamp = () => new Date((stamp += 1000)).toISOString().replace('.000Z', 'Z')
+const current = new Map(pools.osv.map((r) => [r.id, r]))
+for (let i = 0; i < Number(values.advisories); i++) {
+  const base = pick(rng, hitting)
+  const mutated = mutateRecord(current.get(base.id)!, pools, rng, nextStamp())
+  const report = await importFeeds(store, [ndjson('one', [mutated])])
+  const t = performance.now()
+  applyDelta(store, report.delta, { onChange: () => void singleEvents++ })
+  single.push(performance.now() - t)
+  current.set(base.id, mutated)
+  if (mutated.withdrawn) {
+    // Feeds restore withdrawn records now and then; do it (untimed) so the pool stays real.
+    const restored = { ...base, modified: nextStamp() }
+    current.set(base.id, restored)
+    applyDelta(store, (await importFeeds(store, [ndjson('restore', [restored])])).delta)
+  }
+}
+log(`one-advisory: p50 ${percentile(single, 50).toFixed(2)} ms, p99 ${percentile(single, 99).toFixed(2)} ms, ${singleEvents} events`)
+
+// --- 1,000 advisories in one delta
+const thousand = [...pools.osv, ...others.filter(() => rng() < 0.5)].slice(0, 1000).map((r) => mutateRecord(current.get(r.id) ?? r, pools, rng, nextStamp()))
+const bigReport = await importFeeds(store, [ndjson('thousand', thousand)])
+let bigEvents = 0
+t0 = performance.now()
+applyDelta(store, bigReport.delta, { onChange: () => void bigEvents++ })
+const thousandMs = performance.now() - t0
+log(`1,000 advisories (${bigReport.delta.packageKeys.length} package keys): ${thousandMs.toFixed(0)} ms, ${bigEvents} events`)
+
+// --- full re-match of every stored inventory (or of a sample, scaled)
+const fullLimit = Number(values['full-limit'])
+const all: string[] = []
+if (N <= fullLimit) for (const k of store.images.getKeys({})) all.push(String(k))
+const targets = N <= fullLimit ? all : sampleDigests
+t0 = performance.now()
+let rematched = 0
+for (const digest of targets) {
+  const inv = readInventory(store, digest)
+  if (inv) rematched += matchInventory(store, inv).length >= 0 ? 1 : 0
+}
+const measured = performance.now() - t0
+const fullRematchMs = N <= fullLimit ? measured : (measured / Math.max(1, rematched)) * N
+log(`full re-match: ${measured.toFixed(0)} ms for ${rematched} images${N <= fullLimit ? '' : `, estimated ${fullRematchMs.toFixed(0)} ms for ${N}`}`)
+
+const postings = postingCount(store)
+const storeBytes = statSync(join(store.path, 'data.mdb')).size
+const oneAdvisoryP50Ms = round(percentile(single, 50))
+const result = {
+  images: N,
+  packagesPerImage: Math.round(packages / N),
+  postings,
+  variants: store.packages.getCount(),
+  storeBytes,
+  bytesPerPosting: round(storeBytes / postings),
+  ingestImagesPerSec: Math.round(N / (ingestMs / 1000)),
+  oneAdvisoryDeltas: single.length,
+  oneAdvisoryHittingRecords: hitting.length,
+  oneAdvisoryP50Ms,
+  oneAdvisoryP99Ms: round(percentile(single, 99)),
+  oneAdvisoryMaxMs: round(Math.max(...single)),
+  thousandAdvisoriesMs: round(thousandMs),
+  thousandAdvisoriesPackageKeys: bigReport.delta.packageKeys.length,
+  fullRematchMs: Math.round(fullRematchMs),
+  fullRematchEstimated: N > fullLimit,
+  fullRematchSample: rematched,
+  ratio: Math.round(fullRematchMs / oneAdvisoryP50Ms),
+}
+await store.close()
+if (!values.data) rmSync(dir, { recursive: true, force: true })
+mkdirSync('bench/results', { recursive: true })
+writeFileSync(`bench/results/reassess-${N}.json`, JSON.stringify(result, null, 2) + '\n')
+console.log(JSON.stringify(result))

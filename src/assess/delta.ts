@@ -1,0 +1,260 @@
+import type { Store } from '../store/env.js'
+import type { Finding } from '../match/types.js'
+import { digestOf, readPackage, readVariant, type VariantRecord } from '../store/images.js'
+import { packagesOfVariant, variantsUnder } from '../store/postings.js'
+import { findingFingerprint, materialize, readVariantFindings, variantsWithFinding, writeVariantFindings } from '../store/findings.js'
+import { defaultMatcher, type Matcher } from './matcher.js'
+
+/**
+ * Re-assessment after a feed delta. The work (package keys, or CVEs for EPSS/KEV updates) is
+ * queued in `meta` before anything else happens; each batch commits its findings together with
+ * the queue cursor, so after a crash `resumePending` carries on from the first uncommitted batch
+ * and ends exactly where an uninterrupted run would (re-matching is idempotent).
+ *
+ * Per batch: the distinct variants under the batch's keys are re-matched (one matchPackage call
+ * per variant, however many images hold it), each variant's findings are diffed, changed ones are
+ * written, and only then are the packages and images of changed variants read from the postings,
+ * to emit one FindingsChanged per image and batch (findings shown with each package's own purl,
+ * path and layer; images holding the same package share the event's arrays).
+ */
+export interface ChangedFinding {
+  before: Finding
+  after: Finding
+}
+
+export interface FindingsChanged {
+  digest: string
+  added: Finding[]
+  removed: Finding[]
+  changed: ChangedFinding[]
+  /** Advisory ids (Finding.id) behind the change. */
+  causes: string[]
+}
+
+export interface ReassessOptions {
+  matcher?: Matcher
+  onChange?: (event: FindingsChanged) => void
+  /** Keys (or CVEs) per transaction. */
+  batchSize?: number
+  /** Test hook: called after each committed batch. */
+  onBatch?: (progress: { seq: number; next: number; total: number }) => void
+}
+
+export interface ReassessSummary {
+  works: number
+  items: number
+  variants: number
+  changedVariants: number
+  events: number
+  batches: number
+}
+
+/** What a feed import reports (match/index.ts FeedDelta, narrowed). */
+export interface DeltaInput {
+  packageKeys: readonly string[]
+  ids?: readonly string[]
+}
+
+interface Work {
+  seq: number
+  kind: 'keys' | 'cves'
+  items: string[]
+  next: number
+  causes: string[]
+  queuedAt: string
+}
+
+const QUEUE = 'assess:queue:'
+const SEQ = 'assess:seq'
+const queueKey = (seq: number) => `${QUEUE}${String(seq).padStart(12, '0')}`
+
+/**
+ * Records a delta as pending work. Call it inside the transaction that changed the advisories to
+ * close the window between import and re-assessment; applyDelta calls it otherwise.
+ */
+export function queueWork(store: Store, kind: Work['kind'], items: readonly string[], causes: readonly string[] = []): void {
+  const write = () => {
+    const seq = ((store.meta.get(SEQ) as number | undefined) ?? 0) + 1
+    store.meta.putSync(SEQ, seq)
+    const work: Work = { seq, kind, items: [...new Set(items)].sort(), next: 0, causes: [...causes], queuedAt: new Date().toISOString() }
+    store.meta.putSync(queueKey(seq), work)
+  }
+  if (items.length === 0) return
+  // lmdb-js nests transactionSync calls as child transactions, so this works inside and outside one.
+  store.root.transactionSync(write)
+}
+
+export function pendingWork(store: Store): { seq: number; kind: string; items: number; next: number }[] {
+  return [...store.meta.getRange({ start: QUEUE, end: `${QUEUE}~` })].map(({ value }) => {
+    const w = value as Work
+    return { seq: w.seq, kind: w.kind, items: w.items.length, next: w.next }
+  })
+}
+
+/** Re-assesses everything a feed delta touched (after any work left over from a crash). */
+export function applyDelta(store: Store, delta: DeltaInput, opts: ReassessOptions = {}): ReassessSummary {
+  queueWork(store, 'keys', delta.packageKeys, delta.ids ?? [])
+  return resumePending(store, opts)
+}
+
+/** Re-scores only the variants carrying a CVE whose EPSS or KEV value changed. */
+export function rescoreExploit(store: Store, changedCves: readonly string[], opts: ReassessOptions = {}): ReassessSummary {
+  queueWork(store, 'cves', changedCves, changedCves)
+  return resumePending(store, opts)
+}
+
+/** Runs all queued work to the end, oldest first. */
+export function resumePending(store: Store, opts: ReassessOptions = {}): ReassessSummary {
+  const summary: ReassessSummary = { works: 0, items: 0, variants: 0, changedVariants: 0, events: 0, batches: 0 }
+  for (;;) {
+    const first = [...store.meta.getRange({ start: QUEUE, end: `${QUEUE}~`, limit: 1 })][0]
+    if (!first) return summary
+    runWork(store, first.value as Work, opts, summary)
+    summary.works++
+  }
+}
+
+interface Change {
+  variant: number
+  record: VariantRecord
+  before: Finding[]
+  after: Finding[]
+  diff: VariantDiff
+}
+
+interface VariantDiff {
+  added: Finding[]
+  removed: Finding[]
+  changed: ChangedFinding[]
+  causes: string[]
+}
+
+function runWork(store: Store, work: Work, opts: ReassessOptions, summary: ReassessSummary): void {
+  const matcher = opts.matcher ?? defaultMatcher
+  const batchSize = Math.max(1, opts.batchSize ?? 256)
+  const seen = new Set<number>()
+  summary.items += work.items.length - work.next
+  for (let start = work.next; start < work.items.length || start === 0; start += batchSize) {
+    const end = Math.min(work.items.length, start + batchSize)
+    const reading = snapshotReads(store)
+    const changes: Change[] = []
+    for (const item of work.items.slice(start, end)) {
+      const ids = work.kind === 'keys' ? variantsUnder(store, item) : variantsWithFinding(store, item)
+      for (const variant of ids) {
+        if (seen.has(variant)) continue
+        seen.add(variant)
+        const record = readVariant(store, variant)
+        if (!record) continue
+        summary.variants++
+        const before = readVariantFindings(store, variant)
+        const after = matcher.matchPackage(reading, record.pkg, record.os)
+        const diff = diffFindings(before, after)
+        if (diff) changes.push({ variant, record, before, after, diff })
+      }
+    }
+    const last = end >= work.items.length
+    store.root.transactionSync(() => {
+      for (const c of changes) writeVariantFindings(store, c.variant, c.before, c.after)
+      if (last) store.meta.removeSync(queueKey(work.seq))
+      else store.meta.putSync(queueKey(work.seq), { ...work, next: end })
+    })
+    summary.batches++
+    summary.changedVariants += changes.length
+    if (opts.onChange && changes.length > 0) summary.events += emit(store, changes, opts.onChange)
+    opts.onBatch?.({ seq: work.seq, next: end, total: work.items.length })
+    if (last) return
+  }
+}
+
+/** One event per image: images holding the same package share that package's arrays. */
+function emit(store: Store, changes: Change[], onChange: (e: FindingsChanged) => void): number {
+  const perImage = new Map<number, VariantDiff | VariantDiff[]>()
+  for (const c of changes) {
+    const key = c.record.keys[0]
+    if (key === undefined || c.diff.causes.length === 0) continue
+    for (const { pkg, images } of packagesOfVariant(store, key, c.variant)) {
+      const p = readPackage(store, pkg)
+      if (!p) continue
+      const shown: VariantDiff = {
+        added: c.diff.added.map((f) => materialize(f, p.pkg)),
+        removed: c.diff.removed.map((f) => materialize(f, p.pkg)),
+        changed: c.diff.changed.map((x) => ({ before: materialize(x.before, p.pkg), after: materialize(x.after, p.pkg) })),
+        causes: c.diff.causes,
+      }
+      for (const image of images) {
+        const prior = perImage.get(image)
+        if (prior === undefined) perImage.set(image, shown)
+        else if (Array.isArray(prior)) prior.push(shown)
+        else perImage.set(image, [prior, shown])
+      }
+    }
+  }
+  let events = 0
+  for (const [image, diffs] of perImage) {
+    const digest = digestOf(store, image)
+    if (digest === undefined) continue
+    const d = Array.isArray(diffs) ? mergeDiffs(diffs) : diffs
+    onChange({ digest, added: d.added, removed: d.removed, changed: d.changed, causes: d.causes })
+    events++
+  }
+  return events
+}
+
+function mergeDiffs(diffs: VariantDiff[]): VariantDiff {
+  return {
+    added: diffs.flatMap((d) => d.added),
+    removed: diffs.flatMap((d) => d.removed),
+    changed: diffs.flatMap((d) => d.changed),
+    causes: [...new Set(diffs.flatMap((d) => d.causes))].sort(),
+  }
+}
+
+/** Undefined when nothing differs. Findings of one package are unique by id (matchPackage). */
+export function diffFindings(before: readonly Finding[], after: readonly Finding[]): VariantDiff | undefined {
+  const old = new Map(before.map((f) => [f.id, f]))
+  const added: Finding[] = []
+  const changed: ChangedFinding[] = []
+  let same = before.length === after.length
+  for (let i = 0; i < after.length; i++) {
+    const f = after[i]!
+    const prior = old.get(f.id)
+    if (!prior) {
+      added.push(f)
+      same = false
+      continue
+    }
+    old.delete(f.id)
+    if (findingFingerprint(prior) !== findingFingerprint(f)) changed.push({ before: prior, after: f })
+    else if (before[i]?.id !== f.id) same = false
+  }
+  const removed = [...old.values()]
+  // Order-only differences still rewrite the stored list (image findings follow matchPackage order).
+  if (added.length === 0 && removed.length === 0 && changed.length === 0) return same ? undefined : { added, removed, changed, causes: [] }
+  const causes = [...new Set([...added, ...removed, ...changed.map((c) => c.after)].map((f) => f.id))].sort()
+  return { added, removed, changed, causes }
+}
+
+/**
+ * A read-only view of the store whose advisory and exploit reads are memoised for one batch:
+ * hundreds of variants under one key all read the same compiled advisories.
+ */
+function snapshotReads(store: Store): Store {
+  const memo = <D extends object>(db: D): D => {
+    const cache = new Map<unknown, unknown>()
+    return new Proxy(db, {
+      get(target, prop) {
+        if (prop === 'get') {
+          return (key: unknown) => {
+            if (cache.has(key)) return cache.get(key)
+            const value = (target as unknown as { get(k: unknown): unknown }).get(key)
+            cache.set(key, value)
+            return value
+          }
+        }
+        const value = Reflect.get(target, prop, target) as unknown
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value
+      },
+    })
+  }
+  return { ...store, advisories: memo(store.advisories), exploit: memo(store.exploit) }
+}

@@ -1,0 +1,131 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { accessSync, constants, mkdirSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { delimiter, join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { jetstreamManager } from '@nats-io/jetstream'
+import { connect, type NatsConnection } from '@nats-io/transport-node'
+import { VigilError } from '../errors.js'
+import type { DaemonConfig } from './config.js'
+import type { Logger } from './logger.js'
+
+export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222'
+
+export interface Broker {
+  nc: NatsConnection
+  url: string
+  /** The nats-server this daemon started (the embedded default), stopped with the daemon. */
+  embedded?: ChildProcess
+  close(): Promise<void>
+}
+
+/**
+ * --nats / NATS_URL when given; otherwise the conventional local server, and when nothing answers
+ * there, a nats-server of our own with its store under the data dir. A server without JetStream
+ * is refused with ERR_BROKER_NO_JETSTREAM (exit 2) rather than silently degraded.
+ */
+export async function connectBroker(config: Readonly<DaemonConfig>, log: Logger): Promise<Broker> {
+  if (config.natsUrl) return open(config.natsUrl, log)
+  try {
+    return await open(DEFAULT_NATS_URL, log, { probe: true })
+  } catch (err) {
+    if (VigilError.is(err) && err.code === 'ERR_BROKER_NO_JETSTREAM') throw err
+  }
+  return embed(config, log)
+}
+
+async function open(url: string, log: Logger, opts: { probe?: boolean } = {}): Promise<Broker> {
+  let nc: NatsConnection
+  try {
+    nc = await connect({
+      servers: url.split(','),
+      name: 'vigil-daemon',
+      // Once up, never give up: a broker restart is an outage to wait out, not a reason to exit.
+      reconnect: true,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      timeout: opts.probe ? 1_000 : 5_000,
+      ...(opts.probe ? {} : { waitOnFirstConnect: false }),
+    })
+  } catch (err) {
+    throw new VigilError('ERR_BROKER', `cannot connect to NATS at ${url}: ${(err as Error).message}`, { cause: err })
+  }
+  try {
+    const jsm = await jetstreamManager(nc, { timeout: 5_000 })
+    await jsm.getAccountInfo()
+  } catch (err) {
+    await nc.close().catch(() => undefined)
+    throw new VigilError('ERR_BROKER_NO_JETSTREAM', `the NATS server at ${url} does not have JetStream enabled (start it with -js): ${(err as Error).message}`, { cause: err })
+  }
+  log.info({ nats: url }, 'connected to NATS')
+  return { nc, url, close: () => nc.drain().catch(() => nc.close()) }
+}
+
+export function findExecutable(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const candidates = name.includes('/') ? [name] : [...(env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/local/sbin', '/sbin'].map((d) => join(d, name))
+  for (const c of candidates) {
+    try {
+      accessSync(c, constants.X_OK)
+      return c
+    } catch {
+      // keep looking
+    }
+  }
+  return undefined
+}
+
+export async function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer()
+    srv.once('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address()
+      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0))
+    })
+  })
+}
+
+async function embed(config: Readonly<DaemonConfig>, log: Logger): Promise<Broker> {
+  const bin = findExecutable(config.natsServerBin)
+  if (!bin) {
+    throw new VigilError('ERR_CONFIG', `no NATS server answers at ${DEFAULT_NATS_URL} and there is no ${config.natsServerBin} binary to start one: install it (apt-get install nats-server) or pass --nats URL`)
+  }
+  const storeDir = join(config.dataDir, 'nats')
+  mkdirSync(storeDir, { recursive: true })
+  const port = await freeLoopbackPort()
+  const child = spawn(bin, ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir], { stdio: ['ignore', 'ignore', 'pipe'] })
+  let stderr = ''
+  child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)))
+  const url = `nats://127.0.0.1:${port}`
+  log.warn({ nats: url, store: storeDir, pid: child.pid }, `no NATS server at ${DEFAULT_NATS_URL}: started an embedded nats-server -js (store ${storeDir})`)
+  const started = Date.now()
+  for (;;) {
+    if (child.exitCode !== null) throw new VigilError('ERR_BROKER', `the embedded nats-server exited with code ${child.exitCode}: ${stderr.trim()}`)
+    try {
+      const broker = await open(url, log, { probe: true })
+      return {
+        ...broker,
+        embedded: child,
+        close: async () => {
+          await broker.close()
+          await stopChild(child)
+        },
+      }
+    } catch (err) {
+      if (Date.now() - started > 10_000) {
+        await stopChild(child)
+        throw err
+      }
+      await sleep(100)
+    }
+  }
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  child.kill('SIGTERM')
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000)
+  await exited
+  clearTimeout(timer)
+}

@@ -1,0 +1,115 @@
+import type { JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream'
+import { reassessAfterImport, type FindingsChanged } from '../assess/index.js'
+import { toErrorRecord, VigilError } from '../errors.js'
+import { applyExploitData, importRecords, type AdvisoryRecord } from '../match/index.js'
+import { osvToItems } from '../feeds/osv.js'
+import type { Store } from '../store/env.js'
+import type { Logger } from './logger.js'
+import { decodeBytes, encodingOf, validate, type Encoding, type FeedDeltaMessage } from './messages.js'
+import { publishFindingsChanged } from './results.js'
+import { feedConsumerName, STREAMS } from './subjects.js'
+
+export interface FeedApplied {
+  records: number
+  withdrawn: number
+  skipped: number
+  events: FindingsChanged[]
+}
+
+/**
+ * A feed delta → advisory store (the feed helper's import path: OSV JSON → osvToItems →
+ * importRecords; EPSS/KEV → applyExploitData) → re-assessment of only the touched images.
+ */
+export function applyFeedDelta(store: Store, delta: FeedDeltaMessage, origin: string): FeedApplied {
+  const records: AdvisoryRecord[] = []
+  let skipped = 0
+  for (const json of delta.records ?? []) {
+    for (const item of osvToItems(json, origin)) {
+      if (item.kind === 'record') records.push(item.record)
+      else if (item.kind === 'error' && item.error.code !== 'ERR_FEED_RANGE_UNSUPPORTED') skipped++
+    }
+  }
+  const withdrawnAt = new Date().toISOString()
+  for (const id of delta.withdrawn ?? []) records.push({ key: id, id, aliases: [], cvss: [], affected: [], source: 'osv', withdrawn: withdrawnAt })
+  const imported = records.length > 0 ? importRecords(store, records) : { packageKeys: [] as string[] }
+  let changedCves: string[] = []
+  if (delta.epss || delta.kev) {
+    const epss = delta.epss ? new Map(Object.entries(delta.epss)) : undefined
+    changedCves = applyExploitData(store, { ...(epss ? { epss } : {}), ...(delta.kev ? { kev: new Set(delta.kev) } : {}) }).changedCves
+  }
+  const events: FindingsChanged[] = []
+  reassessAfterImport(store, { delta: { packageKeys: imported.packageKeys, ids: records.map((r) => r.id) }, exploit: { changedCves } }, { onChange: (e) => events.push(e) })
+  return { records: records.length - (delta.withdrawn?.length ?? 0), withdrawn: delta.withdrawn?.length ?? 0, skipped, events }
+}
+
+export interface FeedFollowerOptions {
+  js: JetStreamClient
+  jsm: JetStreamManager
+  store: Store
+  log: Logger
+  replicaId: string
+  maxMessageBytes: number
+  /** Publishing FindingsChanged is for news: a replica catching up on old deltas stays quiet. */
+  announce: () => boolean
+  onApplied: (applied: FeedApplied) => void
+  deadLetter: (m: JsMsg, error: VigilError) => Promise<void>
+}
+
+export interface FeedFollower {
+  caughtUp: Promise<void>
+  stop(): Promise<void>
+}
+
+/** This replica's durable consumer on VIGIL_FEED: every delta, in order, one at a time. */
+export async function followFeed(opts: FeedFollowerOptions): Promise<FeedFollower> {
+  const { js, jsm, store, log } = opts
+  const name = feedConsumerName(opts.replicaId)
+  const pendingAtStart = (await jsm.consumers.info(STREAMS.feed, name)).num_pending
+  let resolveCaughtUp!: () => void
+  const caughtUp = new Promise<void>((r) => (resolveCaughtUp = r))
+  if (pendingAtStart === 0) resolveCaughtUp()
+  const consumer = await js.consumers.get(STREAMS.feed, name)
+  const messages = await consumer.consume({ max_messages: 1 })
+
+  const handle = async (m: JsMsg): Promise<void> => {
+    let encoding: Encoding = 'msgpack'
+    let delta: FeedDeltaMessage
+    try {
+      encoding = encodingOf(m.headers)
+      delta = validate('feed', decodeBytes(m.data, encoding, opts.maxMessageBytes))
+    } catch (err) {
+      const e = VigilError.is(err) ? err : new VigilError('ERR_MESSAGE_INVALID', String(err))
+      log.error({ seq: m.seq, code: e.code, error: e.message }, 'feed delta refused; sent to the dead-letter subject')
+      await opts.deadLetter(m, e)
+      m.term(e.code)
+      return
+    }
+    const applied = applyFeedDelta(store, delta, `nats:${STREAMS.feed}#${m.seq}`)
+    if (opts.announce()) for (const event of applied.events) await publishFindingsChanged(js, event, { feedSeq: m.seq }, encoding)
+    log.info({ seq: m.seq, records: applied.records, withdrawn: applied.withdrawn, skipped: applied.skipped, imagesChanged: applied.events.length }, 'feed delta applied')
+    opts.onApplied(applied)
+    await m.ackAck().catch(() => m.ack())
+  }
+
+  const loop = (async () => {
+    for await (const m of messages) {
+      try {
+        await handle(m)
+      } catch (err) {
+        // Store or broker trouble: the delta comes back later (applying it again is idempotent).
+        log.warn({ seq: m.seq, error: toErrorRecord(err) }, 'feed delta not applied; will be redelivered')
+        m.nak(1_000)
+      }
+      if (m.info.pending === 0) resolveCaughtUp()
+    }
+  })()
+
+  return {
+    caughtUp,
+    stop: async () => {
+      await messages.close().catch(() => undefined)
+      await loop.catch(() => undefined)
+      resolveCaughtUp()
+    },
+  }
+}

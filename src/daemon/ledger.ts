@@ -1,0 +1,46 @@
+import { createHash } from 'node:crypto'
+import type { JetStreamClient } from '@nats-io/jetstream'
+import { Kvm, type KV } from '@nats-io/kv'
+import { LEDGER_BUCKET } from './subjects.js'
+
+/**
+ * Which jobs already have a published result, by job id, in a JetStream KV bucket that every
+ * replica shares. A job redelivered after a crash (or to another replica) checks here first and,
+ * when its result went out, is acked without a second one. It lives in NATS rather than LMDB
+ * because the redelivery may land on a replica whose LMDB never saw the job.
+ */
+export interface LedgerEntry {
+  status: 'done' | 'failed'
+  digest?: string
+  at: string
+}
+
+const TTL_MS = 7 * 24 * 3_600_000
+
+export class JobLedger {
+  private constructor(private readonly kv: KV) {}
+
+  static async open(js: JetStreamClient): Promise<JobLedger> {
+    const kv = await new Kvm(js).create(LEDGER_BUCKET, { history: 1, ttl: TTL_MS })
+    return new JobLedger(kv)
+  }
+
+  /** KV keys allow few characters; a job id may hold any, so the key is its hash. */
+  static key(jobId: string): string {
+    return createHash('sha256').update(jobId).digest('hex').slice(0, 40)
+  }
+
+  async get(jobId: string): Promise<LedgerEntry | undefined> {
+    const entry = await this.kv.get(JobLedger.key(jobId))
+    if (!entry || entry.operation !== 'PUT' || entry.length === 0) return undefined
+    try {
+      return entry.json<LedgerEntry>()
+    } catch {
+      return undefined
+    }
+  }
+
+  async record(jobId: string, entry: LedgerEntry): Promise<void> {
+    await this.kv.put(JobLedger.key(jobId), JSON.stringify(entry))
+  }
+}

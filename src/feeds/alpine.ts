@@ -1,0 +1,58 @@
+import type { AdvisoryRecord } from '../match/model.js'
+import { recordError, type FeedItem } from './types.js'
+
+type Json = Record<string, unknown>
+const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v)
+
+/** Vulnerability ids inside a secfixes entry; entries sometimes carry two ids or a trailing note. */
+const ID_RE = /\b(?:CVE-\d{4}-\d{4,}|XSA-\d+|GHSA(?:-[23456789cfghjmpqrvwx]{4}){3}|ALPINE-\d+)\b/g
+
+/**
+ * Alpine secdb (`{distroversion, reponame, packages: [{pkg: {name, secfixes}}]}`) → one record
+ * per (branch, origin, id), keyed `Alpine:vX.Y/<origin>/<id>`, range `introduced 0, fixed V`.
+ * The secfix version `0` means "never affected on this branch": it yields a withdrawn record so
+ * an earlier import that said otherwise is undone.
+ */
+export function* alpineSecdbToItems(json: unknown, file: string): Generator<FeedItem> {
+  // An empty branch converts from YAML as `packages: ""`: no packages, not an error.
+  if (isObj(json) && json.packages === '') return
+  if (!isObj(json) || typeof json.distroversion !== 'string' || !Array.isArray(json.packages)) {
+    yield recordError('ERR_FEED_INVALID', file, 'not an Alpine secdb document (distroversion, packages)')
+    return
+  }
+  const branch = /^v?(\d+\.\d+)/.exec(json.distroversion)?.[1]
+  if (!branch) {
+    yield recordError('ERR_FEED_INVALID', file, `unrecognised distroversion ${JSON.stringify(json.distroversion)}`)
+    return
+  }
+  const ecosystem = `Alpine:v${branch}`
+  for (const entry of json.packages) {
+    const pkg = isObj(entry) ? entry.pkg : undefined
+    if (!isObj(pkg) || typeof pkg.name !== 'string' || !isObj(pkg.secfixes)) {
+      yield recordError('ERR_FEED_INVALID', file, 'a package entry has no name or secfixes')
+      continue
+    }
+    const seen = new Set<string>()
+    for (const [version, ids] of Object.entries(pkg.secfixes)) {
+      if (!Array.isArray(ids)) continue
+      for (const text of ids) {
+        if (typeof text !== 'string') continue
+        for (const id of text.match(ID_RE) ?? []) {
+          // A branch sometimes lists one id under two versions; the first (newest) entry wins.
+          if (seen.has(id)) continue
+          seen.add(id)
+          const record: AdvisoryRecord = {
+            key: `${ecosystem}/${pkg.name}/${id}`,
+            id,
+            aliases: [],
+            cvss: [],
+            affected: [{ ecosystem, name: pkg.name, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: version }] }], versions: [] }],
+            source: 'alpine-secdb',
+          }
+          if (version === '0') record.withdrawn = 'not affected'
+          yield { kind: 'record', record }
+        }
+      }
+    }
+  }
+}

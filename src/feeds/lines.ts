@@ -1,0 +1,44 @@
+/** One line of a text stream, or a marker for a line that was longer than the limit (dropped unread). */
+export type Line = { text: string; n: number } | { tooLong: number; n: number }
+
+/**
+ * Splits a byte stream into lines with bounded memory: a line past `maxLine` bytes is dropped
+ * as it streams (readline would buffer it whole — a 100 MB NDJSON record must not).
+ */
+export async function* splitLines(chunks: AsyncIterable<Uint8Array>, maxLine: number): AsyncGenerator<Line> {
+  let parts: Buffer[] = []
+  let size = 0
+  let dropped = 0
+  let n = 0
+  const flush = (): Line => {
+    n++
+    const line: Line = dropped > 0 ? { tooLong: dropped + size, n } : { text: Buffer.concat(parts).toString('utf8'), n }
+    parts = []
+    size = 0
+    dropped = 0
+    return line
+  }
+  for await (const chunk of chunks) {
+    let buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+    for (;;) {
+      const nl = buf.indexOf(10)
+      const piece = nl < 0 ? buf : buf.subarray(0, nl)
+      if (dropped > 0 || size + piece.length > maxLine) {
+        dropped += size + piece.length
+        parts = []
+        size = 0
+      } else if (piece.length > 0) {
+        parts.push(Buffer.from(piece))
+        size += piece.length
+      }
+      if (nl < 0) break
+      yield flush()
+      buf = buf.subarray(nl + 1)
+    }
+  }
+  if (size > 0 || dropped > 0) yield flush()
+}
+
+export async function* textLines(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<string> {
+  for await (const line of splitLines(chunks, Number.MAX_SAFE_INTEGER)) if ('text' in line) yield line.text.replace(/\r$/, '')
+}

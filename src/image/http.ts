@@ -1,0 +1,116 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { VigilError } from '../errors.js'
+import type { RetryPolicy } from './types.js'
+
+/**
+ * Registry HTTP with bounded retries. Stateless on purpose: worker threads use it to open blobs
+ * (openBlobStream) as well as the main thread. Node's built-in fetch (undici) is enough: plain
+ * http needs no custom dispatcher, and the header timeout is an AbortSignal, so no undici import.
+ */
+
+export const DEFAULT_RETRY: Required<RetryPolicy> = { attempts: 4, baseDelayMs: 250, maxDelayMs: 4000 }
+export const DEFAULT_TIMEOUT_MS = 30_000
+
+export interface HttpOptions {
+  retry?: RetryPolicy
+  timeoutMs?: number
+  signal?: AbortSignal
+}
+
+/** 5xx and 429 are worth another try; so are 408 and connection-level failures. */
+export function isRetryableStatus(status: number): boolean {
+  return status >= 500 || status === 429 || status === 408
+}
+
+/** Removes userinfo and the query string, which may hold secrets, from a URL for messages. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url)
+    return `${u.protocol}//${u.host}${u.pathname}`
+  } catch {
+    return '<invalid url>'
+  }
+}
+
+function backoff(policy: Required<RetryPolicy>, attempt: number): number {
+  const exp = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** attempt)
+  return exp / 2 + Math.random() * (exp / 2)
+}
+
+/** One fetch whose wait for response headers is bounded; the body may then take as long as it needs. */
+async function fetchOnce(url: string, init: RequestInit, timeoutMs: number, outer: AbortSignal | undefined): Promise<Response> {
+  const controller = new AbortController()
+  const timer = setTimeout(() => controller.abort(new VigilError('ERR_TIMEOUT', `no response from ${redactUrl(url)} within ${timeoutMs} ms`)), timeoutMs)
+  const onOuter = () => controller.abort(outer?.reason)
+  outer?.addEventListener('abort', onOuter, { once: true })
+  try {
+    return await fetch(url, { ...init, signal: controller.signal, redirect: 'manual' })
+  } finally {
+    clearTimeout(timer)
+    outer?.removeEventListener('abort', onOuter)
+  }
+}
+
+export type Attempt = { response: Response } | { failure: unknown }
+
+/**
+ * GET/HEAD `url`, following redirects by hand so that `Authorization` is dropped when a redirect
+ * leaves the origin (blob storage behind a registry must not see registry credentials). Retries
+ * network failures, timeouts and retryable statuses with jittered exponential backoff; after the
+ * last attempt a retryable status is returned as is (the caller words the error), and a network
+ * failure becomes ERR_REGISTRY_UNAVAILABLE.
+ */
+export async function fetchWithRetry(url: string, init: RequestInit & { headers?: Record<string, string> }, opts: HttpOptions = {}): Promise<Response> {
+  const policy = { ...DEFAULT_RETRY, ...opts.retry }
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS
+  let lastFailure: unknown
+  for (let attempt = 0; attempt < policy.attempts; attempt++) {
+    if (attempt > 0) await sleep(backoff(policy, attempt - 1), undefined, opts.signal ? { signal: opts.signal } : undefined)
+    try {
+      const response = await followRedirects(url, init, timeoutMs, opts.signal)
+      if (!isRetryableStatus(response.status) || attempt === policy.attempts - 1) return response
+      await response.body?.cancel().catch(() => undefined)
+      lastFailure = new Error(`HTTP ${response.status}`)
+    } catch (err) {
+      if (opts.signal?.aborted) throw opts.signal.reason ?? err
+      lastFailure = err
+    }
+  }
+  throw unavailable(url, policy.attempts, lastFailure)
+}
+
+export function unavailable(url: string, attempts: number, cause: unknown): VigilError {
+  const why = describeFailure(cause)
+  return new VigilError('ERR_REGISTRY_UNAVAILABLE', `${redactUrl(url)} failed after ${attempts} attempt(s): ${why}`, { cause })
+}
+
+function describeFailure(err: unknown): string {
+  if (VigilError.is(err)) return err.message
+  if (err instanceof Error) {
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause
+    if (cause?.code) return `${err.message} (${cause.code})`
+    return err.message
+  }
+  return String(err)
+}
+
+async function followRedirects(url: string, init: RequestInit & { headers?: Record<string, string> }, timeoutMs: number, signal: AbortSignal | undefined): Promise<Response> {
+  let current = url
+  let headers = init.headers ?? {}
+  for (let hop = 0; hop <= 5; hop++) {
+    const response = await fetchOnce(current, { ...init, headers }, timeoutMs, signal)
+    const location = response.headers.get('location')
+    if (![301, 302, 303, 307, 308].includes(response.status) || !location) return response
+    await response.body?.cancel().catch(() => undefined)
+    const next = new URL(location, current)
+    if (next.origin !== new URL(current).origin) headers = withoutAuthorization(headers)
+    current = next.toString()
+  }
+  throw new VigilError('ERR_REGISTRY_PROTOCOL', `too many redirects from ${redactUrl(url)}`)
+}
+
+function withoutAuthorization(headers: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [k, v] of Object.entries(headers)) if (k.toLowerCase() !== 'authorization') out[k] = v
+  return out
+}

@@ -1,0 +1,6 @@
+export { resolveImage } from './resolve.js'
+export { parseTarget, formatTarget, TARGET_SYNTAX, type Target, type RegistryTarget } from './reference.js'
+export { openBlobStream, createDigestVerifier, DigestVerifier, verifyBytes, sha256Digest, digestStream } from './digest.js'
+export { refreshBlobLocator, RegistryClient } from './registry.js'
+export { parsePlatform, formatPlatform, DEFAULT_PLATFORM } from './platform.js'
+export type { BlobLocator, LayerRef, LayerCompression, ResolvedImage, ResolveOptions, RegistryAuth, RetryPolicy } from './types.js'

@@ -1,0 +1,196 @@
+import { createHash } from 'node:crypto'
+import { createRequire } from 'node:module'
+import { Readable, Transform, type TransformCallback } from 'node:stream'
+import { createGunzip } from 'node:zlib'
+import { VigilError } from '../errors.js'
+import type { LayerCompression } from '../image/types.js'
+import type { LayerLimits } from './types.js'
+
+type Detected = 'gzip' | 'zstd' | 'none'
+
+const GZIP_MAGIC = [0x1f, 0x8b]
+const ZSTD_MAGIC = [0x28, 0xb5, 0x2f, 0xfd]
+/** zlib's 16 KiB default makes four times as many chunks (and stream callbacks) per byte. */
+const INFLATE_CHUNK = 64 * 1024
+
+/** Counts bytes on both sides of the decompressor and stops a layer that expands too far. */
+export class ExpansionBudget {
+  bytesIn = 0
+  bytesOut = 0
+  constructor(private readonly limits: Pick<LayerLimits, 'maxExpandedBytes' | 'maxRatio' | 'ratioGraceBytes'>) {}
+
+  /** Throws ERR_LAYER_TOO_LARGE when the output so far breaks a limit. */
+  addOut(n: number): void {
+    this.bytesOut += n
+    const { maxExpandedBytes, maxRatio, ratioGraceBytes } = this.limits
+    if (this.bytesOut > maxExpandedBytes) {
+      throw new VigilError('ERR_LAYER_TOO_LARGE', `layer expands past ${maxExpandedBytes} bytes`, { details: { bytesIn: this.bytesIn, bytesOut: this.bytesOut } })
+    }
+    if (this.bytesOut > ratioGraceBytes && this.bytesOut > maxRatio * this.bytesIn) {
+      throw new VigilError('ERR_LAYER_TOO_LARGE', `layer expands more than ${maxRatio}× (${this.bytesOut} bytes out of ${this.bytesIn}): decompression bomb`, {
+        details: { bytesIn: this.bytesIn, bytesOut: this.bytesOut },
+      })
+    }
+  }
+}
+
+/**
+ * Wraps the raw blob stream: hashes every byte against the expected digest (ERR_DIGEST_MISMATCH
+ * before the stream ends, so nothing downstream ever sees the end of an unverified blob), counts
+ * compressed bytes, and reads far enough ahead to sniff the compression magic.
+ */
+export async function verifiedSource(raw: Readable, expectedDigest: string, budget: ExpansionBudget): Promise<{ stream: Readable; head: Buffer }> {
+  const [algorithm, expectedHex] = expectedDigest.split(':')
+  if (algorithm !== 'sha256' || !expectedHex) throw new VigilError('ERR_MANIFEST_INVALID', `unsupported layer digest ${expectedDigest}`)
+  const hash = createHash('sha256')
+  const it = raw[Symbol.asyncIterator]() as AsyncIterator<Buffer>
+  const pending: Buffer[] = []
+  let headLen = 0
+  let done = false
+  while (headLen < ZSTD_MAGIC.length) {
+    const r = await it.next()
+    if (r.done) {
+      done = true
+      break
+    }
+    pending.push(r.value)
+    headLen += r.value.length
+  }
+  const head = Buffer.concat(pending).subarray(0, ZSTD_MAGIC.length)
+  async function* chunks(): AsyncGenerator<Buffer> {
+    for (const c of pending) {
+      hash.update(c)
+      budget.bytesIn += c.length
+      yield c
+    }
+    pending.length = 0
+    if (!done) {
+      for (;;) {
+        const r = await it.next()
+        if (r.done) break
+        hash.update(r.value)
+        budget.bytesIn += r.value.length
+        yield r.value
+      }
+    }
+    const actual = hash.digest('hex')
+    if (actual !== expectedHex) {
+      throw new VigilError('ERR_DIGEST_MISMATCH', `blob ${expectedDigest} has digest sha256:${actual}`, { details: { expected: expectedDigest, actual: `sha256:${actual}` } })
+    }
+  }
+  return { stream: Readable.from(chunks(), { objectMode: false, highWaterMark: 1 }), head }
+}
+
+function startsWith(head: Buffer, magic: number[]): boolean {
+  return head.length >= magic.length && magic.every((b, i) => head[i] === b)
+}
+
+/**
+ * The magic bytes decide; the media type only has to agree. A blob the manifest calls gzip or
+ * zstd that carries neither magic is corrupt, while a "plain tar" that is really gzip (some
+ * docker-archive writers do this) is decompressed as what it is.
+ */
+export function detectCompression(head: Buffer, declared: LayerCompression, mediaType: string): Detected {
+  const magic: Detected = startsWith(head, GZIP_MAGIC) ? 'gzip' : startsWith(head, ZSTD_MAGIC) ? 'zstd' : 'none'
+  const claimed: LayerCompression = declared !== 'auto' ? declared : /gzip/.test(mediaType) ? 'gzip' : /zstd/.test(mediaType) ? 'zstd' : 'auto'
+  if ((claimed === 'gzip' || claimed === 'zstd') && magic !== claimed) {
+    throw new VigilError('ERR_LAYER_CORRUPT', `layer is declared ${claimed} (${mediaType}) but its first bytes are ${magic === 'none' ? 'neither gzip nor zstd' : magic}`)
+  }
+  return magic
+}
+
+/** A Transform from compressed to tar bytes that charges every output byte to the budget. */
+export function decompressor(kind: Detected, budget: ExpansionBudget): Transform {
+  if (kind === 'zstd') return new ZstdInflate(budget)
+  if (kind === 'gzip') {
+    // Default finishFlush (Z_FINISH): a truncated stream fails with "unexpected end of file".
+    const gunzip = createGunzip({ chunkSize: INFLATE_CHUNK })
+    // zlib honours backpressure, so counting its output as it leaves is enough to stop a bomb early.
+    gunzip.on('data', (chunk: Buffer) => {
+      try {
+        budget.addOut(chunk.length)
+      } catch (err) {
+        gunzip.destroy(err as Error)
+      }
+    })
+    return gunzip
+  }
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      try {
+        budget.addOut(chunk.length)
+      } catch (err) {
+        cb(err as Error)
+        return
+      }
+      cb(null, chunk)
+    },
+  })
+}
+
+interface ZstdDCtx {
+  decompressStream(dst: Uint8Array, src: Uint8Array): [number, number, number]
+}
+const zstdBinding = createRequire(import.meta.url)('zstd-napi/binding') as { DCtx: new () => ZstdDCtx; dStreamOutSize(): number }
+const ZSTD_OUT = zstdBinding.dStreamOutSize()
+
+/**
+ * zstd-napi's own DecompressStream pushes everything one input chunk expands to before returning,
+ * so a few KiB of zstd can become gigabytes in memory in one call. This Transform drives the same
+ * native context one output block at a time, charges the budget per block and stops when the
+ * reader is full (push() false) until `_read` asks for more: real backpressure.
+ */
+class ZstdInflate extends Transform {
+  private readonly dctx = new zstdBinding.DCtx()
+  private inFrame = false
+  private src: Buffer | undefined
+  private pendingDone: TransformCallback | undefined
+
+  constructor(private readonly budget: ExpansionBudget) {
+    super()
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.src = chunk
+    this.pendingDone = done
+    this.pump()
+  }
+
+  override _read(size: number): void {
+    if (this.pendingDone) this.pump()
+    else super._read(size)
+  }
+
+  private pump(): void {
+    const done = this.pendingDone
+    if (!done) return
+    try {
+      for (;;) {
+        const src = this.src!
+        const dst = Buffer.allocUnsafe(ZSTD_OUT)
+        const [ret, produced, consumed] = this.dctx.decompressStream(dst, src)
+        this.src = src.subarray(consumed)
+        const finishedChunk = this.src.length === 0 && (produced < dst.length || ret === 0)
+        if (finishedChunk) this.inFrame = ret !== 0
+        let more = true
+        if (produced > 0) {
+          this.budget.addOut(produced)
+          more = this.push(dst.subarray(0, produced))
+        }
+        if (finishedChunk) break
+        if (!more) return // _read resumes the same chunk
+      }
+    } catch (err) {
+      this.pendingDone = undefined
+      done(VigilError.is(err) ? err : new VigilError('ERR_LAYER_CORRUPT', `zstd: ${(err as Error).message}`, { cause: err }))
+      return
+    }
+    this.pendingDone = undefined
+    this.src = undefined
+    done()
+  }
+
+  override _flush(done: TransformCallback): void {
+    done(this.inFrame ? new VigilError('ERR_LAYER_CORRUPT', 'zstd stream ends in the middle of a frame (truncated layer)') : null)
+  }
+}

@@ -1,0 +1,20 @@
+import { compareFindings, countBySeverity } from './severity.js'
+import { TOOL } from './tool.js'
+import type { ScanReport } from './types.js'
+
+/** Vigil's own JSON report: everything a script needs, every Finding field as matching made it. */
+export function toJsonReport(report: ScanReport): Record<string, unknown> {
+  const { inventory } = report
+  const findings = [...report.findings].sort(compareFindings)
+  return {
+    v: 1,
+    generatedAt: report.generatedAt,
+    tool: { name: TOOL.name, version: TOOL.version },
+    image: inventory.image,
+    ...(inventory.os ? { os: inventory.os } : {}),
+    packages: inventory.packages.length,
+    summary: countBySeverity(findings),
+    findings,
+    suppressed: report.suppressed.map((s) => ({ id: s.finding.id, pkgKey: s.finding.pkgKey, purl: s.finding.purl, ...s.suppression })),
+  }
+}

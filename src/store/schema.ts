@@ -1,0 +1,47 @@
+import type { Store } from './env.js'
+import { STORE_SCHEMA_VERSION } from './env.js'
+import { VigilError } from '../errors.js'
+
+/**
+ * The store's schema version lives in `meta` under `schema:version`. A store written before the
+ * version existed (or by an older layout) is rebuilt from its stored inventories
+ * (assess/rebuild.ts); a store written by newer code is refused, never misread.
+ *
+ * History: 1 — images hold an ImageRecord (header + package-variant ids), findings are stored per
+ * variant, postings are binary (variant, image, version). Before 1 ("0"), images held whole
+ * Inventory objects and nothing else was derived.
+ */
+export const SCHEMA_KEY = 'schema:version'
+export const REBUILD_KEY = 'schema:rebuild'
+
+export type SchemaState = 'current' | 'empty' | 'old' | 'rebuilding'
+
+export function readSchemaVersion(store: Store): number | undefined {
+  const v = store.meta.get(SCHEMA_KEY)
+  return typeof v === 'number' ? v : undefined
+}
+
+/** Throws ERR_STORE_SCHEMA for a store newer than this code; otherwise says what it needs. */
+export function schemaState(store: Store): SchemaState {
+  const version = readSchemaVersion(store)
+  if (version !== undefined && version > STORE_SCHEMA_VERSION) {
+    throw new VigilError(
+      'ERR_STORE_SCHEMA',
+      `the store at ${store.path} has schema version ${version}, newer than this vigil understands (${STORE_SCHEMA_VERSION}); upgrade vigil or point --data at another directory`,
+      { details: { found: version, supported: STORE_SCHEMA_VERSION } },
+    )
+  }
+  if (store.meta.get(REBUILD_KEY) !== undefined) return 'rebuilding'
+  if (version === STORE_SCHEMA_VERSION) return 'current'
+  if (version === undefined && isEmpty(store)) return 'empty'
+  return 'old'
+}
+
+export function writeSchemaVersion(store: Store): void {
+  store.meta.putSync(SCHEMA_KEY, STORE_SCHEMA_VERSION)
+}
+
+function isEmpty(store: Store): boolean {
+  for (const _ of store.images.getKeys({ limit: 1 })) return false
+  return true
+}

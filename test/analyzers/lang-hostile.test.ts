@@ -1,0 +1,136 @@
+import { readFileSync } from 'node:fs'
+import { zipSync, zlibSync } from 'fflate'
+import { describe, expect, it } from 'vitest'
+import { javaArchiveAnalyzer, MAX_JAR_DEPTH, parseJavaArchive } from '../../src/analyzers/java-archive.js'
+import { langBinaryAnalyzer } from '../../src/analyzers/lang-binary.js'
+import { readElf } from '../../src/analyzers/lang/elf.js'
+import { inflateBounded, readZipDirectory } from '../../src/analyzers/lang/zip.js'
+import { npmLockAnalyzer } from '../../src/analyzers/npm-lock.js'
+import { pythonEggAnalyzer } from '../../src/analyzers/python-egg.js'
+import { VigilError } from '../../src/errors.js'
+import { HAS_SHARED, noteSharedMissing, sharedPath } from '../helpers/shared.js'
+
+const enc = new TextEncoder()
+const pom = (a: string, v: string) => enc.encode(`groupId=org.example\nartifactId=${a}\nversion=${v}\n`)
+const ctx = (path: string, size: number) => ({ path, size, mode: 0o644 })
+
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn()
+  } catch (err) {
+    if (VigilError.is(err)) return err.code
+    throw err
+  }
+  return undefined
+}
+
+/** Central-directory record of `name`: its offset, to patch declared sizes like a crafted archive would. */
+function centralEntryOffset(zip: Uint8Array, name: string): number {
+  const needle = enc.encode(name)
+  for (let i = 0; i + 46 < zip.length; i++) {
+    if (zip[i] === 0x50 && zip[i + 1] === 0x4b && zip[i + 2] === 0x01 && zip[i + 3] === 0x02) {
+      const n = zip[i + 28]! | (zip[i + 29]! << 8)
+      if (n === needle.length && needle.every((b, k) => zip[i + 46 + k] === b)) return i
+    }
+  }
+  throw new Error(`no central entry ${name}`)
+}
+
+function nested(depth: number): Uint8Array {
+  let inner = zipSync({ 'META-INF/maven/org.example/deep/pom.properties': pom('deep', '1.0.0') })
+  for (let i = 0; i < depth; i++) inner = zipSync({ [`lib/level${i}.jar`]: inner })
+  return inner
+}
+
+describe('hostile language inputs', () => {
+  it('a jar entry declaring more than the inflate budget is refused before inflating', () => {
+    const jar = zipSync({ 'lib/inner.jar': new Uint8Array(1024), 'META-INF/maven/a/b/pom.properties': pom('b', '1') })
+    const cd = centralEntryOffset(jar, 'lib/inner.jar')
+    new DataView(jar.buffer).setUint32(cd + 24, 0x7fff_0000, true) // ~2 GiB uncompressed, as a bomb declares
+    expect(codeOf(() => javaArchiveAnalyzer.parse(jar, ctx('opt/bomb.jar', jar.length)))).toBe('ERR_ARCHIVE_BOMB')
+  })
+
+  it('nested archives share one inflate budget: the second 3 MiB entry exceeds a 4 MiB budget', () => {
+    const jar = zipSync({ 'lib/a.jar': new Uint8Array(3 * 1024 * 1024), 'lib/b.jar': new Uint8Array(3 * 1024 * 1024) }, { level: 1 })
+    expect(jar.length).toBeLessThan(64 * 1024) // zeros deflate to a few KiB
+    expect(codeOf(() => parseJavaArchive(jar, 'opt/bomb.jar', 4 * 1024 * 1024))).toBe('ERR_ARCHIVE_BOMB')
+  })
+
+  it('a jar entry that inflates past its declared size is a bomb, caught within one input step', () => {
+    const jar = zipSync({ 'lib/zeros.jar': new Uint8Array(2 * 1024 * 1024) }, { level: 1 })
+    const cd = centralEntryOffset(jar, 'lib/zeros.jar')
+    new DataView(jar.buffer).setUint32(cd + 24, 1000, true)
+    expect(codeOf(() => parseJavaArchive(jar, 'opt/liar.jar'))).toBe('ERR_ARCHIVE_BOMB')
+  })
+
+  it(`nested jars: ${MAX_JAR_DEPTH} levels are read, one more is refused`, () => {
+    const ok = nested(MAX_JAR_DEPTH)
+    expect(parseJavaArchive(ok, 'opt/ok.jar').map((p) => p.purl)).toEqual(['pkg:maven/org.example/deep@1.0.0'])
+    expect(codeOf(() => parseJavaArchive(nested(MAX_JAR_DEPTH + 1), 'opt/deep.jar'))).toBe('ERR_ARCHIVE_BOMB')
+  })
+
+  it('a zip whose directory lies about its size or place is corrupt, with no allocation from the header', () => {
+    const zip = zipSync({ 'EGG-INFO/PKG-INFO': enc.encode('Name: x\nVersion: 1\n') })
+    const eocd = zip.length - 22
+    const patched = zip.slice()
+    new DataView(patched.buffer).setUint32(eocd + 16, 0x7fff_fff0, true) // directory offset past the end
+    expect(codeOf(() => readZipDirectory(patched, 'x.egg'))).toBe('ERR_PKGDB_CORRUPT')
+    const many = zip.slice()
+    new DataView(many.buffer).setUint16(eocd + 10, 0xfffe, true) // 65534 entries claimed
+    expect(codeOf(() => readZipDirectory(many, 'x.egg'))).toBe('ERR_PKGDB_CORRUPT')
+    expect(codeOf(() => pythonEggAnalyzer.parse(enc.encode('not a zip at all, just text'), ctx('x.egg', 27)))).toBe('ERR_PKGDB_CORRUPT')
+  })
+
+  it('bounded inflate refuses a zlib stream that expands past its limit', () => {
+    const bomb = zlibSync(new Uint8Array(2 * 1024 * 1024), { level: 1 })
+    expect(inflateBounded(bomb, 512 * 1024, true)).toBeUndefined()
+    expect(inflateBounded(bomb, 2 * 1024 * 1024, true)?.length).toBe(2 * 1024 * 1024)
+  })
+
+  it('Go build info with an absurd string length yields nothing instead of allocating', () => {
+    const bytes = new Uint8Array(256)
+    bytes.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]) // ELF64 LE, no sections, no segments
+    bytes.set(Buffer.from('\xff Go buildinf:', 'latin1'), 64)
+    bytes[64 + 14] = 8
+    bytes[64 + 15] = 2 // inline strings
+    bytes.set([0xff, 0xff, 0xff, 0xff, 0x0f], 96) // varint ≈ 4 GiB
+    expect(langBinaryAnalyzer.parse(bytes, ctx('usr/bin/fake', bytes.length))).toEqual({ packages: [] })
+  })
+
+  it('an ELF header whose section table lies outside the file is corrupt', () => {
+    const bytes = new Uint8Array(64)
+    bytes.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1])
+    const v = new DataView(bytes.buffer)
+    v.setBigUint64(40, 1n << 40n, true) // e_shoff far away
+    v.setUint16(58, 64, true)
+    v.setUint16(60, 0xffff, true)
+    expect(codeOf(() => readElf(bytes, 'usr/bin/liar'))).toBe('ERR_PKGDB_CORRUPT')
+  })
+
+  it('package-lock v1 nested past the depth limit is corrupt, not a stack overflow', () => {
+    let deps = '{}'
+    for (let i = 0; i < 400; i++) deps = `{"a${i}":{"version":"1.0.0","dependencies":${deps}}}`
+    const bytes = enc.encode(`{"lockfileVersion":1,"dependencies":${deps}}`)
+    expect(codeOf(() => npmLockAnalyzer.parse(bytes, ctx('app/package-lock.json', bytes.length)))).toBe('ERR_PKGDB_CORRUPT')
+  })
+})
+
+noteSharedMissing('truncated ELF inputs')
+
+describe.skipIf(!HAS_SHARED)('truncated real binaries', () => {
+  const elf = HAS_SHARED ? readFileSync(sharedPath('pkgdb', 'trivy', 'pkg', 'dependency', 'parser', 'golang', 'binary', 'testdata', 'test.elf')) : Buffer.alloc(0)
+
+  it('every cut of a Go binary ends in packages or a clear error, never a crash', () => {
+    const full = langBinaryAnalyzer.parse(elf, ctx('usr/bin/test', elf.length)) as { packages: unknown[] }
+    expect(full.packages.length).toBe(5)
+    for (const cut of [4, 63, 64, 1000, 100_000, elf.length >> 1, elf.length - 4096, elf.length - 1]) {
+      const part = elf.subarray(0, cut)
+      try {
+        const r = langBinaryAnalyzer.parse(part, ctx('usr/bin/test', cut)) as { packages: unknown[] }
+        expect(r.packages.length).toBeLessThanOrEqual(5)
+      } catch (err) {
+        expect(VigilError.is(err), `cut ${cut}: ${String(err)}`).toBe(true)
+      }
+    }
+  })
+})

@@ -1,0 +1,53 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { openStore, type Store } from '../../src/store/env.js'
+import { importFeeds } from '../../src/match/index.js'
+import { matchInventory } from '../../src/match/matcher.js'
+import { ensureSchema, imageFindings } from '../../src/assess/index.js'
+import type { Finding } from '../../src/match/types.js'
+import type { Inventory } from '../../src/types.js'
+import { loadPools, type OsvRecord, type Pools } from '../../bench/reassess-fleet.js'
+import { SHARED_DATA } from '../helpers/shared.js'
+
+let pools: Pools | undefined
+/** Loaded once per test file: reading ~7k real OSV files takes a moment. */
+export function realPools(): Pools {
+  return (pools ??= loadPools(SHARED_DATA))
+}
+
+export interface TempStore {
+  dir: string
+  store: Store
+  done(): Promise<void>
+}
+
+export function tempStore(): TempStore {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-assess-'))
+  const store = openStore(dir, { mapSize: 2 * 1024 ** 3 })
+  ensureSchema(store)
+  return { dir, store, done: async () => { await store.close(); rmSync(dir, { recursive: true, force: true }) } }
+}
+
+/** Imports OSV records (as one NDJSON file) plus real feed files; returns the import report. */
+export async function importRecords(t: TempStore, records: readonly OsvRecord[], name: string, extra: readonly string[] = []) {
+  const file = join(t.dir, `${name}.ndjson`)
+  writeFileSync(file, records.map((r) => JSON.stringify(r)).join('\n') + '\n')
+  return importFeeds(t.store, [file, ...extra])
+}
+
+/** Order-insensitive view of findings, for set comparisons of event-applied state. */
+export function findingSet(fs: readonly Finding[]): string[] {
+  return fs.map((f) => `${f.pkgKey}|${f.id}|${f.severity}|${f.state}|${f.risk}|${f.fixedVersions.join(',')}`).sort()
+}
+
+/** The assertion the whole index stands on: stored findings equal a from-scratch re-match. */
+export function mismatches(store: Store, inventories: readonly Inventory[]): string[] {
+  const bad: string[] = []
+  for (const inv of inventories) {
+    const stored = imageFindings(store, inv.image.digest)
+    const fresh = matchInventory(store, inv)
+    if (JSON.stringify(stored) !== JSON.stringify(fresh)) bad.push(inv.image.digest)
+  }
+  return bad
+}
