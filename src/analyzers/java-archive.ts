@@ -42,7 +42,7 @@ export const javaArchiveAnalyzer: Analyzer = {
 export function parseJavaArchive(bytes: Uint8Array, path: string, budgetBytes = JAR_INFLATE_BUDGET): Package[] {
   const budget: InflateBudget = { remaining: budgetBytes }
   const packages: Package[] = []
-  for (const id of parseArchive(bytes, path, baseName(path), 0, budget)) {
+  for (const id of parseArchive(bytes, path, 0, budget)) {
     packages.push(langPackage('Maven', `${id.groupId}:${id.artifactId}`, id.version, path))
   }
   return dedupe(packages)
@@ -54,16 +54,11 @@ export interface MavenId {
   version: string
 }
 
-// Same shape Trivy uses: `name-1.2.3.jar`, `name-1.2.3-SNAPSHOT.war`.
-const FILE_NAME_RE = /^([a-zA-Z0-9._-]*[^-*])-(\d\S*(?:-SNAPSHOT)?)\.[jwep]ar$/
-
-function parseArchive(bytes: Uint8Array, where: string, fileName: string, depth: number, budget: InflateBudget): MavenId[] {
+function parseArchive(bytes: Uint8Array, where: string, depth: number, budget: InflateBudget): MavenId[] {
   if (depth > MAX_JAR_DEPTH) {
     throw new VigilError('ERR_ARCHIVE_BOMB', `${where}: archives nested deeper than ${MAX_JAR_DEPTH}`)
   }
-  const fromName = FILE_NAME_RE.exec(fileName)
   const ids: MavenId[] = []
-  let foundSelf = false
   let ownPoms = 0
   let manifest: Map<string, string> | undefined
   for (const entry of readZipDirectory(bytes, where)) {
@@ -74,13 +69,12 @@ function parseArchive(bytes: Uint8Array, where: string, fileName: string, depth:
       if (!id) continue
       ids.push(id)
       ownPoms++
-      if (fromName && fromName[1] === id.artifactId && fromName[2] === id.version) foundSelf = true
-    } else if (base === 'MANIFEST.MF') {
+    } else if (entry.name === 'META-INF/MANIFEST.MF') {
       manifest = manifestAttributes(utf8(readZipEntry(bytes, entry, budget, where)))
     } else if (isJavaArchive(entry.name)) {
       const inner = readZipEntry(bytes, entry, budget, where)
       try {
-        ids.push(...parseArchive(inner, `${where}!${entry.name}`, base, depth + 1, budget))
+        ids.push(...parseArchive(inner, `${where}!${entry.name}`, depth + 1, budget))
       } catch (err) {
         // A broken library inside a war should not hide the rest of it (Trivy skips it too);
         // bombs and over-deep nesting still end the whole archive.
@@ -91,7 +85,7 @@ function parseArchive(bytes: Uint8Array, where: string, fileName: string, depth:
   // Trivy (online) keeps a manifest identity only when its Java DB confirms the coordinates; with
   // no such index, Vigil trusts the manifest only for archives without any pom.properties, since a
   // manifest beside one names the same library by its display title ("Apache Log4j Core").
-  if (!foundSelf && ownPoms === 0 && manifest) {
+  if (ownPoms === 0 && manifest) {
     const id = manifestId(manifest)
     if (id) ids.push(id)
   }

@@ -53,9 +53,20 @@ export function goPackages(info: GoBuildInfo, path: string): Package[] {
     if (!version) version = ldflagsVersion(info.settings.get('-ldflags') ?? '') ?? ''
     out.push(langPackage('Go', info.main.path, version, path))
   }
-  const toolchain = /^go(\d+(?:\.\d+)*)/.exec(info.goVersion)
-  if (toolchain?.[1]) out.push(langPackage('Go', 'stdlib', `v${toolchain[1]}`, path))
+  const toolchain = stdlibVersion(info.goVersion)
+  if (toolchain) out.push(langPackage('Go', 'stdlib', toolchain, path))
   return out
+}
+
+/**
+ * `go1.20` → `v1.20.0`, `go1.21.5 X:loopvar` → `v1.21.5`, `go1.21rc2` → `v1.21.0-rc.2`: the
+ * semver form the Go vulnerability database uses for the standard library.
+ */
+export function stdlibVersion(goVersion: string): string | undefined {
+  const m = /^go(\d+)\.(\d+)(?:\.(\d+))?(?:(rc|beta)(\d+))?/.exec(goVersion)
+  if (!m) return undefined
+  const pre = m[4] ? `-${m[4]}.${m[5]}` : ''
+  return `v${m[1]}.${m[2]}.${m[3] ?? '0'}${pre}`
 }
 
 const SEMVER_RE = /^v?\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]*)?$/

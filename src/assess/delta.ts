@@ -2,7 +2,7 @@ import type { Store } from '../store/env.js'
 import type { Finding } from '../match/types.js'
 import { digestOf, readPackage, readVariant, type VariantRecord } from '../store/images.js'
 import { packagesOfVariant, variantsUnder } from '../store/postings.js'
-import { findingFingerprint, materialize, readVariantFindings, variantsWithFinding, writeVariantFindings } from '../store/findings.js'
+import { sameFinding, materialize, readVariantFindings, variantsWithFinding, writeVariantFindings } from '../store/findings.js'
 import { defaultMatcher, type Matcher } from './matcher.js'
 
 /**
@@ -224,7 +224,7 @@ export function diffFindings(before: readonly Finding[], after: readonly Finding
       continue
     }
     old.delete(f.id)
-    if (findingFingerprint(prior) !== findingFingerprint(f)) changed.push({ before: prior, after: f })
+    if (!sameFinding(prior, f)) changed.push({ before: prior, after: f })
     else if (before[i]?.id !== f.id) same = false
   }
   const removed = [...old.values()]

@@ -4,10 +4,10 @@ import { packageKey, type Finding } from '../match/types.js'
 import { VigilError } from '../errors.js'
 import {
   decodeIds, dropPackage, dropVariant, encodeIds, imageIdOf, internImage, internPackage, readImage, readPackage,
-  readVariant, removeImageRecord, writeImage, type ImageRecord,
+  readVariant, removeImageRecord, variantKeys, writeImage, type ImageRecord,
 } from '../store/images.js'
 import { addPosting, packageInUse, removePosting, variantInUse } from '../store/postings.js'
-import { dropVariantFindings, findingFingerprint, materializeAll, readVariantFindings, writeVariantFindings } from '../store/findings.js'
+import { dropVariantFindings, sameFinding, materializeAll, readVariantFindings, writeVariantFindings } from '../store/findings.js'
 import { defaultMatcher, postingKeys, type Matcher } from './matcher.js'
 
 export interface IndexEntry {
@@ -71,18 +71,17 @@ function indexInTxn(store: Store, entry: IndexEntry, matcher: Matcher): void {
   inv.packages.forEach((pkg, i) => {
     const p = internPackage(store, pkg, inv.os, () => postingKeys(matcher, pkg, inv.os))
     ids.push(p.id)
-    const variant = readVariant(store, p.variant)!
     if (p.variantCreated) {
       const found = given ? given[i]! : matcher.matchPackage(store, pkg, inv.os)
       if (found.length) writeVariantFindings(store, p.variant, [], found)
     } else if (given) {
       // The scan's findings are the newest truth for this variant (they were matched just now).
       const stored = readVariantFindings(store, p.variant)
-      if (!sameFindings(materializeAll(stored, pkg), given[i]!)) writeVariantFindings(store, p.variant, stored, materializeAll(given[i]!, variant.pkg))
+      if (!sameFindings(materializeAll(stored, pkg), given[i]!)) writeVariantFindings(store, p.variant, stored, materializeAll(given[i]!, readVariant(store, p.variant)!.pkg))
     }
     if (posted.has(p.id)) return
     posted.add(p.id)
-    for (const key of variant.keys) addPosting(store, key, p.variant, p.id, imageId)
+    for (const key of variantKeys(store, p.variant) ?? []) addPosting(store, key, p.variant, p.id, imageId)
   })
   if (previous) unpost(store, previous, imageId, posted)
 
@@ -145,6 +144,6 @@ function splitByPackage(packages: readonly Package[], findings: readonly Finding
 
 function sameFindings(a: readonly Finding[], b: readonly Finding[]): boolean {
   if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) if (findingFingerprint(a[i]!) !== findingFingerprint(b[i]!)) return false
+  for (let i = 0; i < a.length; i++) if (!sameFinding(a[i]!, b[i]!)) return false
   return true
 }

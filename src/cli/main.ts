@@ -11,6 +11,9 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   scan: { summary: 'scan an image or SBOM and report its vulnerabilities', load: async () => (await import('./commands/scan.js')).scanCommand },
   sbom: { summary: 'write an image inventory as CycloneDX, SPDX or JSON', load: async () => (await import('./commands/sbom.js')).sbomCommand },
   db: { summary: 'import vulnerability feeds (OSV, Alpine, Debian, EPSS, KEV) and show their status', load: async () => (await import('./commands/db.js')).dbCommand },
+  serve: { summary: 'run the daemon: NATS JetStream jobs, feed deltas, HTTP health/metrics/query API', load: async () => (await import('./commands/serve.js')).serveCommand },
+  harbor: { summary: 'run the Harbor scanner adapter alone, against daemons over NATS', load: async () => (await import('./commands/harbor.js')).harborCommand },
+  query: { summary: 'ask the fleet index: images with a package, images affected by a vulnerability, top risks', load: async () => (await import('./commands/query.js')).queryCommand },
 }
 
 

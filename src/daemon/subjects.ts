@@ -30,7 +30,7 @@ export const LEDGER_BUCKET = 'vigil-job-ledger'
 
 const DAY_MS = 24 * 3_600_000
 
-function streamConfigs(): Partial<StreamConfig>[] {
+function streamConfigs(): (Partial<StreamConfig> & { name: string })[] {
   return [
     { name: STREAMS.jobs, subjects: ['vigil.jobs.>'], retention: RetentionPolicy.Workqueue, storage: StorageType.File },
     // Limits retention: every replica's own consumer reads every delta; a fresh replica replays them.
@@ -52,7 +52,7 @@ function streamConfigs(): Partial<StreamConfig>[] {
 export async function ensureTopology(jsm: JetStreamManager, config: Pick<DaemonConfig, 'ackWaitMs' | 'replicaId'>): Promise<void> {
   for (const cfg of streamConfigs()) {
     try {
-      await jsm.streams.info(cfg.name!)
+      await jsm.streams.info(cfg.name)
     } catch (err) {
       if (!isNotFound(err)) throw err
       try {

@@ -56,6 +56,9 @@ export function parseTarget(input: string): Target {
   if (target.startsWith('docker://')) return parseRegistryReference(target.slice('docker://'.length), target)
   const scheme = /^(https?):\/\//.exec(target)
   if (scheme) return { ...parseRegistryReference(target.slice(scheme[0].length), target, true), scheme: scheme[1] as 'http' | 'https' }
+  if (/^(?:\.{0,2}\/|~)/.test(target)) {
+    throw invalid(target, `a path needs its kind: oci:${target} for a layout directory, docker-archive:${target} for a tar`)
+  }
   return parseRegistryReference(target, target)
 }
 
@@ -94,7 +97,8 @@ export function parseRegistryReference(ref: string, original: string = ref, host
   const slash = rest.indexOf('/')
   let registry = 'docker.io'
   const first = slash >= 0 ? rest.slice(0, slash) : ''
-  if (slash >= 0 && (first.includes('.') || first.includes(':') || first === 'localhost' || first.startsWith('['))) {
+  // With an explicit scheme the first component is the host whatever it looks like (`http://core/…`).
+  if (slash >= 0 && (hostRequired || first.includes('.') || first.includes(':') || first === 'localhost' || first.startsWith('['))) {
     registry = first
     rest = rest.slice(slash + 1)
   } else if (hostRequired) {

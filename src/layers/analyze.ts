@@ -165,6 +165,11 @@ class TarWalker {
       const limit = this.maxBytesFor(matched)
       if (info.size > limit) return this.tooLarge(info, limit, stream)
       bytes = await readAll(stream, info.size)
+      // Read anyway for the others: the sniffing analyzers still only get what they recognise.
+      if (sniffers.length > 0) {
+        const head = bytes.subarray(0, SNIFF_BYTES)
+        wanted = matched.filter((a) => !a.sniff || a.sniff(head))
+      }
     }
     this.report.stats.matched++
     if (this.retainedBytes + bytes.length <= this.limits.linkRetainBytes) {

@@ -11,15 +11,15 @@ export type Compare = (a: string, b: string) => number
  * its versions that way while go.mod and binaries write `v1.2.3` / `go1.21rc2`.
  */
 export function comparatorFor(ecosystem: string, type: RangeType): Compare | undefined {
-  const cacheKey = `${ecosystem}\0${type}`
-  const hit = cache.get(cacheKey)
-  if (hit !== undefined) return hit ?? undefined
-  const made = makeComparator(ecosystem, type)
-  cache.set(cacheKey, made ?? null)
-  return made
+  // Two-level lookup: this runs for every range of every candidate advisory, so no key strings.
+  let byType = cache.get(ecosystem)
+  if (!byType) cache.set(ecosystem, (byType = new Map()))
+  let hit = byType.get(type)
+  if (hit === undefined) byType.set(type, (hit = makeComparator(ecosystem, type) ?? null))
+  return hit ?? undefined
 }
 
-const cache = new Map<string, Compare | null>()
+const cache = new Map<string, Map<RangeType, Compare | null>>()
 
 function makeComparator(ecosystem: string, type: RangeType): Compare | undefined {
   let scheme: VersionScheme | undefined

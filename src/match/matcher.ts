@@ -1,5 +1,5 @@
 import type { Store } from '../store/env.js'
-import { readCompiled, readExploit } from '../store/advisories.js'
+import { readCache, readCompiled, readExploit, type ReadCache } from '../store/advisories.js'
 import type { Inventory, OsInfo, Package } from '../types.js'
 import { comparatorFor } from './compare.js'
 import { affectedKeys } from './keys.js'
@@ -15,19 +15,26 @@ import { packageKey, type Finding, type FixState } from './types.js'
  * never apply to them and the distro's fixed version wins (DESIGN.md "Matching rules").
  */
 export function matchPackage(store: Store, pkg: Package, os?: OsInfo): Finding[] {
+  return matchWith(store, readCache(store), pkg, os)
+}
+
+function matchWith(store: Store, cache: ReadCache, pkg: Package, os?: OsInfo): Finding[] {
   // A language package whose files an OS package owns is the OS package's to report (as Trivy does).
   if (pkg.osOwned) return []
   const findings: Finding[] = []
-  const seenIds = new Set<string>()
-  const seenAliases = new Set<string>()
+  // Allocated on the first finding only: most packages have none, and this runs per package.
+  let seenIds: Set<string> | undefined
+  let seenAliases: Set<string> | undefined
   for (const key of affectedKeys(pkg, os)) {
-    for (const adv of readCompiled(store, key)) {
+    for (const adv of readCompiled(store, key, cache)) {
       // One vulnerability published under several ids (GO-… aliasing GHSA-…) is reported once.
-      if (seenIds.has(adv.id) || seenAliases.has(adv.id) || adv.aliases.some((a) => seenIds.has(a))) continue
+      if (seenIds && (seenIds.has(adv.id) || seenAliases!.has(adv.id) || adv.aliases.some((a) => seenIds!.has(a)))) continue
       if (!affects(adv, pkg.version)) continue
+      seenIds ??= new Set()
+      seenAliases ??= new Set()
       seenIds.add(adv.id)
       for (const a of adv.aliases) seenAliases.add(a)
-      findings.push(toFinding(store, adv, pkg))
+      findings.push(toFinding(store, cache, adv, pkg))
     }
   }
   return findings
@@ -35,8 +42,9 @@ export function matchPackage(store: Store, pkg: Package, os?: OsInfo): Finding[]
 
 /** matchPackage for every package, in inventory order. */
 export function matchInventory(store: Store, inventory: Pick<Inventory, 'packages' | 'os'>): Finding[] {
+  const cache = readCache(store)
   const out: Finding[] = []
-  for (const pkg of inventory.packages) out.push(...matchPackage(store, pkg, inventory.os))
+  for (const pkg of inventory.packages) for (const f of matchWith(store, cache, pkg, inventory.os)) out.push(f)
   return out
 }
 
@@ -49,23 +57,24 @@ export function affects(adv: CompiledAdvisory, version: string): boolean {
   return false
 }
 
-function toFinding(store: Store, adv: CompiledAdvisory, pkg: Package): Finding {
+function toFinding(store: Store, cache: ReadCache, adv: CompiledAdvisory, pkg: Package): Finding {
   const state: FixState = adv.state ?? (adv.fixed.length > 0 ? 'fixed' : 'affected')
   const { severity, source } = severityOf(adv)
-  const exploit = readExploit(store, [adv.id, ...adv.aliases])
+  const exploit = readExploit(store, adv.id, adv.aliases, cache)
   const best = preferredCvss(adv.cvss)
   const finding: Finding = {
     id: adv.id,
-    aliases: adv.aliases,
+    // copies: the compiled advisory is shared with the read cache
+    aliases: adv.aliases.slice(),
     pkgKey: packageKey(pkg),
     ecosystem: pkg.ecosystem,
     name: pkg.name,
     installed: pkg.version,
-    fixedVersions: state === 'fixed' ? adv.fixed : [],
+    fixedVersions: state === 'fixed' ? adv.fixed.slice() : [],
     state,
     severity,
     severitySource: source,
-    cvss: adv.cvss,
+    cvss: adv.cvss.map((c) => ({ ...c })),
     risk: riskScore({ severity, cvssScore: best?.score, epss: exploit.epss, kev: exploit.kev, state }),
     purl: pkg.purl,
     path: pkg.path,

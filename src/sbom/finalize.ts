@@ -150,17 +150,33 @@ function isOwned(owned: ReadonlySet<string>, path: string): boolean {
   return MERGED_DIRS.some((d) => path.startsWith(d)) && owned.has(`usr/${path}`)
 }
 
+export interface FinalizeOptions {
+  /**
+   * Keep language packages whose files an OS package owns (Debian's python3-*, ruby-*, node-*).
+   * Off by default, as in Trivy: the distro's advisories cover them through the OS package, and
+   * matching them against language feeds as well would report upstream ranges the distro has
+   * backported. When on, they stay in the inventory marked `osOwned` and are matched like any
+   * other language package.
+   */
+  includeOsOwned?: boolean
+}
+
 /**
  * Fills OS packages' `ecosystem` and `purl` from the detected OS, and marks language packages
- * whose `path` an OS package owns. Returns new package objects; the inputs (which may be cached
- * layer reports) are not changed.
+ * whose `path` an OS package owns (dropping them unless `includeOsOwned`). Returns new package
+ * objects; the inputs (which may be cached layer reports) are not changed.
  */
-export function finalizeInventory(packages: readonly Package[], os: OsInfo | undefined, ownedFiles: Iterable<string>): Package[] {
+export function finalizeInventory(packages: readonly Package[], os: OsInfo | undefined, ownedFiles: Iterable<string>, options: FinalizeOptions = {}): Package[] {
   const owned: ReadonlySet<string> = ownedFiles instanceof Set ? (ownedFiles as Set<string>) : new Set(ownedFiles)
-  return packages.map((pkg) => {
+  const out: Package[] = []
+  for (const pkg of packages) {
     if (pkg.kind === 'os') {
-      return { ...pkg, ecosystem: os?.ecosystem ?? defaultEcosystem(pkg), purl: osPackagePurl(pkg, os) }
+      out.push({ ...pkg, ecosystem: os?.ecosystem ?? defaultEcosystem(pkg), purl: osPackagePurl(pkg, os) })
+    } else if (!isOwned(owned, pkg.path)) {
+      out.push(pkg)
+    } else if (options.includeOsOwned) {
+      out.push({ ...pkg, osOwned: true })
     }
-    return isOwned(owned, pkg.path) ? { ...pkg, osOwned: true } : pkg
-  })
+  }
+  return out
 }

@@ -16,6 +16,7 @@ export interface StoredRecord {
   json: Uint8Array
   id: string
   aliases: string[]
+  modified?: string
   fingerprint: string
   /** Store keys the record's compiled entries live under. */
   keys: string[]
@@ -97,6 +98,11 @@ export function writeRecordsInTxn(store: Store, records: readonly AdvisoryRecord
       outcomes.push('withdrawn')
       continue
     }
+    // An older copy of a record (out-of-order delivery, an old snapshot) never replaces a newer one.
+    if (old?.modified && record.modified && record.modified < old.modified) {
+      outcomes.push('unchanged')
+      continue
+    }
     const json = Buffer.from(JSON.stringify(record))
     const fp = fingerprintJson(json)
     if (old && old.fingerprint === fp) {
@@ -115,10 +121,13 @@ export function writeRecordsInTxn(store: Store, records: readonly AdvisoryRecord
       touched.add(key)
       entriesFor(key).push(c)
     }
-    store.advisoryRecords.putSync(record.key, { json, id: record.id, aliases: record.aliases, fingerprint: fp, keys: [...keys] } satisfies StoredRecord)
+    const stored: StoredRecord = { json, id: record.id, aliases: record.aliases, fingerprint: fp, keys: [...keys] }
+    if (record.modified) stored.modified = record.modified
+    store.advisoryRecords.putSync(record.key, stored)
     linkAliases(store, record.key, record)
     outcomes.push(old ? 'changed' : 'added')
   }
+  if (pending.size > 0) bumpGeneration(store)
   for (const [key, list] of pending) {
     if (list.length === 0) store.advisories.removeSync(key)
     else store.advisories.putSync(key, list.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : a.key < b.key ? -1 : 1)))
@@ -157,8 +166,47 @@ export function keyString(key: unknown): string {
   return Array.isArray(key) ? key.join('\0') : String(key)
 }
 
-export function readCompiled(store: Store, key: string): CompiledAdvisory[] {
-  return (store.advisories.get(key) as CompiledAdvisory[] | undefined) ?? []
+/**
+ * Decoded advisories and exploit rows, kept per store until its generation changes. Every write
+ * here bumps `meta['advisories:generation']` in the same transaction, so a reader that checks the
+ * generation sees exactly the store's contents (matching stays a pure function of them) without
+ * paying msgpack decoding for the same hot keys (stdlib, openssl, django) on every package.
+ */
+const GENERATION = 'advisories:generation'
+const CACHE_LIMIT = 100_000
+
+export interface ReadCache {
+  readonly generation: number
+  readonly compiled: Map<string, readonly CompiledAdvisory[]>
+  readonly exploit: Map<string, ExploitRow | null>
+}
+
+const caches = new WeakMap<Store, ReadCache>()
+
+export function bumpGeneration(store: Store): void {
+  store.meta.putSync(GENERATION, ((store.meta.get(GENERATION) as number | undefined) ?? 0) + 1)
+}
+
+/** The read cache for the store's current generation (one meta read). */
+export function readCache(store: Store): ReadCache {
+  const generation = (store.meta.get(GENERATION) as number | undefined) ?? 0
+  let cache = caches.get(store)
+  if (!cache || cache.generation !== generation) {
+    cache = { generation, compiled: new Map(), exploit: new Map() }
+    caches.set(store, cache)
+  }
+  return cache
+}
+
+/** Compiled advisories under a store key. The arrays are shared with the cache: read only. */
+export function readCompiled(store: Store, key: string, cache: ReadCache = readCache(store)): readonly CompiledAdvisory[] {
+  let list = cache.compiled.get(key)
+  if (list === undefined) {
+    list = (store.advisories.get(key) as CompiledAdvisory[] | undefined) ?? []
+    if (cache.compiled.size >= CACHE_LIMIT) cache.compiled.clear()
+    cache.compiled.set(key, list)
+  }
+  return list
 }
 
 export function readRecord(store: Store, key: string): AdvisoryRecord | undefined {
@@ -172,19 +220,29 @@ export function recordKeysFor(store: Store, idOrAlias: string): string[] {
 }
 
 /** EPSS and KEV for a finding: the first CVE among its ids that has data. */
-export function readExploit(store: Store, ids: readonly string[]): ExploitRow {
+export function readExploit(store: Store, id: string, aliases: readonly string[], cache: ReadCache = readCache(store)): ExploitRow {
   const out: ExploitRow = {}
-  for (const id of ids) {
-    if (!id.startsWith('CVE-')) continue
-    const row = store.exploit.get(id) as ExploitRow | undefined
-    if (!row) continue
-    if (row.epss !== undefined && (out.epss === undefined || row.epss > out.epss)) {
-      out.epss = row.epss
-      if (row.percentile !== undefined) out.percentile = row.percentile
-    }
-    if (row.kev) out.kev = true
+  for (let i = -1; i < aliases.length; i++) {
+    const cve = i < 0 ? id : aliases[i]!
+    if (!cve.startsWith('CVE-')) continue
+    exploitInto(store, cve, cache, out)
   }
   return out
+}
+
+function exploitInto(store: Store, id: string, cache: ReadCache, out: ExploitRow): void {
+  let row = cache.exploit.get(id)
+  if (row === undefined) {
+    row = (store.exploit.get(id) as ExploitRow | undefined) ?? null
+    if (cache.exploit.size >= CACHE_LIMIT) cache.exploit.clear()
+    cache.exploit.set(id, row)
+  }
+  if (!row) return
+  if (row.epss !== undefined && (out.epss === undefined || row.epss > out.epss)) {
+    out.epss = row.epss
+    if (row.percentile !== undefined) out.percentile = row.percentile
+  }
+  if (row.kev) out.kev = true
 }
 
 export interface FeedSourceMeta {

@@ -100,6 +100,11 @@ export function findingFingerprint(f: Finding): string {
   return canonical(f)
 }
 
+/** Field-by-field equality; the native JSON path settles the usual case (same key order). */
+export function sameFinding(a: Finding, b: Finding): boolean {
+  return JSON.stringify(a) === JSON.stringify(b) || canonical(a) === canonical(b)
+}
+
 function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`
   if (value && typeof value === 'object') {

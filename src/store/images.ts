@@ -102,16 +102,32 @@ export function internVariant(store: Store, pkg: Package, os: OsInfo | undefined
   return { id, created: true }
 }
 
-/** Returns the package id, its variant and whether the package record was created now. */
+/** Returns the package id, its variant and whether either record was created now. */
 export function internPackage(store: Store, pkg: Package, os: OsInfo | undefined, keys: () => string[]): { id: number; variant: number; created: boolean; variantCreated: boolean } {
   const h = hash([os ?? null, pkg])
-  const known = store.packageIds.get(h) as number | undefined
-  if (known !== undefined) return { id: known, variant: readPackage(store, known)!.variant, created: false, variantCreated: false }
+  // package-ids holds [package id, variant id]: the hot path of indexing never decodes a package.
+  const known = store.packageIds.get(h) as [number, number] | undefined
+  if (known !== undefined) return { id: known[0], variant: known[1], created: false, variantCreated: false }
   const v = internVariant(store, pkg, os, keys)
   const id = nextId(store, PACKAGE_COUNTER)
-  store.packageIds.putSync(h, id)
+  store.packageIds.putSync(h, [id, v.id])
   store.packages.putSync(id, { pkg, variant: v.id } satisfies PackageRecord)
   return { id, variant: v.id, created: true, variantCreated: v.created }
+}
+
+// Variant keys never change once written and ids are never reused, so they can be cached for the
+// life of the process: indexing reads them for every package of every image.
+const keyCache = new WeakMap<Store, Map<number, string[]>>()
+
+export function variantKeys(store: Store, id: number): string[] | undefined {
+  let cache = keyCache.get(store)
+  if (!cache) keyCache.set(store, (cache = new Map()))
+  let keys = cache.get(id)
+  if (keys === undefined) {
+    keys = readVariant(store, id)?.keys
+    if (keys !== undefined) cache.set(id, keys)
+  }
+  return keys
 }
 
 export function readPackage(store: Store, id: number): PackageRecord | undefined {

@@ -42,6 +42,61 @@ function nested(depth: number): Uint8Array {
   return inner
 }
 
+
+/** A stored-entry zip in zip64 form (the way large fat jars are written), built field by field. */
+function zip64(files: Record<string, Uint8Array>): Uint8Array {
+  const parts: Uint8Array[] = []
+  const central: Uint8Array[] = []
+  let offset = 0
+  for (const [name, data] of Object.entries(files)) {
+    const n = enc.encode(name)
+    const local = new Uint8Array(30 + n.length)
+    const lv = new DataView(local.buffer)
+    lv.setUint32(0, 0x04034b50, true)
+    lv.setUint16(26, n.length, true)
+    local.set(n, 30)
+    const cd = new Uint8Array(46 + n.length + 28)
+    const cv = new DataView(cd.buffer)
+    cv.setUint32(0, 0x02014b50, true)
+    cv.setUint32(20, 0xffffffff, true) // compressed size → extra
+    cv.setUint32(24, 0xffffffff, true) // size → extra
+    cv.setUint16(28, n.length, true)
+    cv.setUint16(30, 28, true)
+    cv.setUint32(42, 0xffffffff, true) // local header offset → extra
+    cd.set(n, 46)
+    const x = 46 + n.length
+    cv.setUint16(x, 0x0001, true)
+    cv.setUint16(x + 2, 24, true)
+    cv.setBigUint64(x + 4, BigInt(data.length), true)
+    cv.setBigUint64(x + 12, BigInt(data.length), true)
+    cv.setBigUint64(x + 20, BigInt(offset), true)
+    parts.push(local, data)
+    central.push(cd)
+    offset += local.length + data.length
+  }
+  const cdSize = central.reduce((a, c) => a + c.length, 0)
+  const tail = new Uint8Array(56 + 20 + 22)
+  const tv = new DataView(tail.buffer)
+  tv.setUint32(0, 0x06064b50, true)
+  tv.setBigUint64(32, BigInt(central.length), true)
+  tv.setBigUint64(40, BigInt(cdSize), true)
+  tv.setBigUint64(48, BigInt(offset), true)
+  tv.setUint32(56, 0x07064b50, true)
+  tv.setBigUint64(64, BigInt(offset + cdSize), true)
+  tv.setUint32(76, 0x06054b50, true)
+  tv.setUint16(76 + 10, 0xffff, true)
+  tv.setUint32(76 + 12, 0xffffffff, true)
+  tv.setUint32(76 + 16, 0xffffffff, true)
+  const all = [...parts, ...central, tail]
+  const out = new Uint8Array(all.reduce((a, c) => a + c.length, 0))
+  let at = 0
+  for (const c of all) {
+    out.set(c, at)
+    at += c.length
+  }
+  return out
+}
+
 describe('hostile language inputs', () => {
   it('a jar entry declaring more than the inflate budget is refused before inflating', () => {
     const jar = zipSync({ 'lib/inner.jar': new Uint8Array(1024), 'META-INF/maven/a/b/pom.properties': pom('b', '1') })
@@ -69,6 +124,14 @@ describe('hostile language inputs', () => {
     expect(codeOf(() => parseJavaArchive(nested(MAX_JAR_DEPTH + 1), 'opt/deep.jar'))).toBe('ERR_ARCHIVE_BOMB')
   })
 
+  it('zip64 archives (large fat jars) are read through the zip64 end record and extra fields', () => {
+    const jar = zip64({
+      'META-INF/maven/org.example/fat/pom.properties': pom('fat', '2.0.0'),
+      'BOOT-INF/lib/inner.jar': zipSync({ 'META-INF/maven/org.example/inner/pom.properties': pom('inner', '1.1.0') }),
+    })
+    expect(parseJavaArchive(jar, 'opt/fat.jar').map((p) => p.purl)).toEqual(['pkg:maven/org.example/fat@2.0.0', 'pkg:maven/org.example/inner@1.1.0'])
+  })
+
   it('a zip whose directory lies about its size or place is corrupt, with no allocation from the header', () => {
     const zip = zipSync({ 'EGG-INFO/PKG-INFO': enc.encode('Name: x\nVersion: 1\n') })
     const eocd = zip.length - 22
@@ -88,13 +151,23 @@ describe('hostile language inputs', () => {
   })
 
   it('Go build info with an absurd string length yields nothing instead of allocating', () => {
+    // ELF64 LE, no sections, one writable PT_LOAD over the whole file holding the header at 192.
     const bytes = new Uint8Array(256)
-    bytes.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]) // ELF64 LE, no sections, no segments
-    bytes.set(Buffer.from('\xff Go buildinf:', 'latin1'), 64)
-    bytes[64 + 14] = 8
-    bytes[64 + 15] = 2 // inline strings
-    bytes.set([0xff, 0xff, 0xff, 0xff, 0x0f], 96) // varint ≈ 4 GiB
+    const v = new DataView(bytes.buffer)
+    bytes.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1])
+    v.setBigUint64(32, 128n, true) // e_phoff
+    v.setUint16(54, 56, true) // e_phentsize
+    v.setUint16(56, 1, true) // e_phnum
+    v.setUint32(128, 1, true) // PT_LOAD
+    v.setUint32(132, 6, true) // PF_R | PF_W
+    v.setBigUint64(160, 256n, true) // p_filesz
+    bytes.set(Buffer.from('\xff Go buildinf:', 'latin1'), 192)
+    bytes[192 + 14] = 8
+    bytes[192 + 15] = 2 // inline strings
+    bytes.set([0xff, 0xff, 0xff, 0xff, 0x0f], 224) // varint ≈ 4 GiB
     expect(langBinaryAnalyzer.parse(bytes, ctx('usr/bin/fake', bytes.length))).toEqual({ packages: [] })
+    bytes.set([0x05, 0x67, 0x6f, 0x31, 0x2e, 0x39, 0x00], 224) // "go1.9", then an empty module string
+    expect((langBinaryAnalyzer.parse(bytes, ctx('usr/bin/fake', bytes.length)) as { packages: { purl: string }[] }).packages.map((p) => p.purl)).toEqual(['pkg:golang/stdlib@v1.9.0'])
   })
 
   it('an ELF header whose section table lies outside the file is corrupt', () => {
@@ -119,6 +192,16 @@ noteSharedMissing('truncated ELF inputs')
 
 describe.skipIf(!HAS_SHARED)('truncated real binaries', () => {
   const elf = HAS_SHARED ? readFileSync(sharedPath('pkgdb', 'trivy', 'pkg', 'dependency', 'parser', 'golang', 'binary', 'testdata', 'test.elf')) : Buffer.alloc(0)
+
+  it('without a .go.buildinfo section the header is found by scanning writable segments', () => {
+    const renamed = Buffer.from(elf)
+    const at = renamed.indexOf('.go.buildinfo\0', 0, 'latin1')
+    expect(at).toBeGreaterThan(0)
+    renamed.write('.go.buildinfX', at, 'latin1')
+    const a = langBinaryAnalyzer.parse(elf, ctx('usr/bin/test', elf.length)) as { packages: { purl: string }[] }
+    const b = langBinaryAnalyzer.parse(renamed, ctx('usr/bin/test', renamed.length)) as { packages: { purl: string }[] }
+    expect(b.packages.map((p) => p.purl)).toEqual(a.packages.map((p) => p.purl))
+  })
 
   it('every cut of a Go binary ends in packages or a clear error, never a crash', () => {
     const full = langBinaryAnalyzer.parse(elf, ctx('usr/bin/test', elf.length)) as { packages: unknown[] }

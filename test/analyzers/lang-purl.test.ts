@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { langPackage } from '../../src/analyzers/lang/common.js'
+import { stdlibVersion } from '../../src/analyzers/lang-binary.js'
+import { VigilError } from '../../src/errors.js'
 import type { LanguageEcosystem } from '../../src/types.js'
 
 /** Purls per the purl spec's type rules (namespace splits, percent-encoding, PyPI normalisation). */
@@ -27,5 +29,30 @@ describe('language package purls', () => {
 
   it('a Go main module built without a version has a version-less purl', () => {
     expect(langPackage('Go', 'github.com/evanw/esbuild', '', 'usr/local/bin/esbuild').purl).toBe('pkg:golang/github.com/evanw/esbuild')
+  })
+})
+
+describe('Go toolchain versions', () => {
+  it.each([
+    ['go1.20', 'v1.20.0'],
+    ['go1.21.5', 'v1.21.5'],
+    ['go1.22.1 X:loopvar', 'v1.22.1'],
+    ['go1.21rc2', 'v1.21.0-rc.2'],
+    ['devel go1.23-abcdef', undefined],
+  ])('%s → %s', (raw, want) => {
+    expect(stdlibVersion(raw)).toBe(want)
+    if (want) expect(langPackage('Go', 'stdlib', want, 'x').purl).toBe(`pkg:golang/stdlib@${want}`)
+  })
+
+  it('a golang version that is not semver is a corrupt-database error, not a crash', () => {
+    const err = (() => {
+      try {
+        langPackage('Go', 'example.com/m', 'v1.2', 'usr/bin/m')
+      } catch (e) {
+        return e
+      }
+      return undefined
+    })()
+    expect(VigilError.is(err) && err.code).toBe('ERR_PKGDB_CORRUPT')
   })
 })

@@ -128,7 +128,14 @@ describe('finalizeInventory', () => {
   it('a language package is osOwned only when an OS package owns its path', () => {
     const lang: Package = { ecosystem: 'PyPI', name: 'pyyaml', version: '6.0', purl: 'pkg:pypi/pyyaml@6.0', path: 'usr/lib/python3/dist-packages/PyYAML-6.0.dist-info/METADATA', kind: 'lang' }
     const other: Package = { ...lang, path: 'opt/venv/lib/python3.11/site-packages/PyYAML-6.0.dist-info/METADATA' }
-    const out = finalizeInventory([lang, other], undefined, [lang.path])
+    const out = finalizeInventory([lang, other], undefined, [lang.path], { includeOsOwned: true })
     expect(out.map((p) => p.osOwned ?? false)).toEqual([true, false])
+  })
+
+  it('drops OS-owned language packages by default, as Trivy does', () => {
+    const lang: Package = { ecosystem: 'PyPI', name: 'pyyaml', version: '6.0', purl: 'pkg:pypi/pyyaml@6.0', path: 'usr/lib/python3/dist-packages/PyYAML-6.0.dist-info/METADATA', kind: 'lang' }
+    const other: Package = { ...lang, path: 'opt/venv/lib/python3.11/site-packages/PyYAML-6.0.dist-info/METADATA' }
+    const out = finalizeInventory([lang, other], undefined, [lang.path])
+    expect(out.map((p) => p.path)).toEqual([other.path])
   })
 })

@@ -162,7 +162,7 @@ describe.skipIf(!hasArchive('debian-minbase'))('corpus: debian-minbase', () => {
     expect(ownedSet.has('usr/bin/dpkg')).toBe(true)
     const lang: Package = { ecosystem: 'PyPI', name: 'x', version: '1', purl: 'pkg:pypi/x@1', path: 'usr/bin/dpkg', kind: 'lang' }
     const loose: Package = { ...lang, path: 'opt/app/x' }
-    const final = finalizeInventory([...packages, lang, loose], os, ownedSet)
+    const final = finalizeInventory([...packages, lang, loose], os, ownedSet, { includeOsOwned: true })
     const bash = final.find((p) => p.name === 'bash')!
     expect(bash.ecosystem).toBe('Debian:12')
     expect(bash.purl).toMatch(/^pkg:deb\/debian\/bash@5\.2\.[^?]+\?arch=amd64&distro=debian-12$/)
@@ -180,6 +180,7 @@ describe.skipIf(!hasArchive('distroless-style'))('corpus: distroless-style', () 
     // bookworm's libc6 still lists its files under /lib (usrmerge aliases it to /usr/lib).
     expect(owned).toContain('lib/x86_64-linux-gnu/libc.so.6')
     const lang: Package = { ecosystem: 'Go', name: 'x', version: '1', purl: 'pkg:golang/x@1', path: 'usr/lib/x86_64-linux-gnu/libc.so.6', kind: 'lang' }
-    expect(finalizeInventory([lang], osInfoFromFacts(facts), owned)[0]?.osOwned).toBe(true)
+    expect(finalizeInventory([lang], osInfoFromFacts(facts), owned, { includeOsOwned: true })[0]?.osOwned).toBe(true)
+    expect(finalizeInventory([lang], osInfoFromFacts(facts), owned)).toEqual([])
   })
 })

@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync, existsSync } from 'node:fs'
+import { appendFileSync, readFileSync, readdirSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { HAS_SHARED, noteSharedMissing, sharedPath } from '../helpers/shared.js'
@@ -46,12 +46,14 @@ describe.skipIf(!HAS_SHARED)('e2e: grype matcher cases', () => {
     const failures: string[] = []
     const excluded = new Map<string, number>()
     let ran = 0
+    const listed: string[] = []
     for (const c of cases) {
       const why = exclusion(c)
       const pkgs = why ? [] : c.packages.map(toPackage)
       const reason = why ?? (pkgs.some((p) => !p) ? 'package type or distro without a Vigil ecosystem mapping' : undefined)
       if (reason) {
         excluded.set(reason, (excluded.get(reason) ?? 0) + 1)
+        listed.push(`| ${c.test} | ${c.test_file.replace('grype/matcher/', '')} | ${reason} |`)
         continue
       }
       ran++
@@ -68,6 +70,7 @@ describe.skipIf(!HAS_SHARED)('e2e: grype matcher cases', () => {
     }
     console.log(`[e2e grype] ${ran - failures.length}/${ran} in-scope cases pass; excluded ${cases.length - ran}: ${[...excluded].map(([w, n]) => `${n} × ${w}`).join('; ')}`)
     if (failures.length) console.log(failures.join('\n'))
+    if (process.env.VIGIL_E2E_LIST) appendFileSync(process.env.VIGIL_E2E_LIST, `\n### grype\n\n| test | file | reason |\n| --- | --- | --- |\n${listed.join('\n')}\n`)
     expect(failures).toEqual([])
   })
 })

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs'
+import { appendFileSync, existsSync, readFileSync, readdirSync, statSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { HAS_SHARED, noteSharedMissing, sharedPath } from '../helpers/shared.js'
@@ -89,6 +89,7 @@ describe.skipIf(!HAS_SHARED)('e2e: trivy integration goldens', () => {
     const failures: string[] = []
     const waiting: string[] = []
     let inScope = 0
+    const listed: string[] = []
     let findings = 0
     const passedNames: string[] = []
     const excluded = new Map<string, number>()
@@ -96,12 +97,14 @@ describe.skipIf(!HAS_SHARED)('e2e: trivy integration goldens', () => {
       const why = exclusion(c)
       if (why) {
         excluded.set(why, (excluded.get(why) ?? 0) + 1)
+        listed.push(`| ${c.name} | ${c.golden.replace('testdata/', '')} | ${why} |`)
         continue
       }
       inScope++
       const want = expected(c.golden)
       const inventory = await parseInput(c, list)
       if (inventory.packages.length === 0) {
+        listed.push(`| ${c.name} | ${c.golden.replace('testdata/', '')} | in scope, waits on a parser for ${String(c.args?.input).split('/').pop()} |`)
         waiting.push(`${c.name} (${String(c.args?.input).split('/').pop()})`)
         continue
       }
@@ -116,6 +119,8 @@ describe.skipIf(!HAS_SHARED)('e2e: trivy integration goldens', () => {
     console.log(`[e2e trivy] ${ran - failures.length}/${ran} in-scope cases pass (${findings} expected findings: ${passedNames.join(', ')}); ${waiting.length} wait on parsers: ${waiting.join(', ') || '-'}`)
     console.log(`[e2e trivy] excluded: ${[...excluded].map(([w, n]) => `${n} × ${w}`).join('; ')}`)
     if (failures.length) console.log(failures.join('\n'))
+    // VIGIL_E2E_LIST=file writes the per-case exclusion table that docs/matching.md carries.
+    if (process.env.VIGIL_E2E_LIST) appendFileSync(process.env.VIGIL_E2E_LIST, `\n### trivy\n\n| case | golden | reason |\n| --- | --- | --- |\n${listed.join('\n')}\n`)
     expect(failures).toEqual([])
   })
 })

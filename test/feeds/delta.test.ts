@@ -107,3 +107,22 @@ describe.skipIf(!HAS_SHARED)('feed deltas', () => {
     }
   })
 })
+
+describe.skipIf(!HAS_SHARED)('stale records', () => {
+  it('an older copy of a record does not replace a newer one', async () => {
+    const rec = JSON.parse(readFileSync(sharedPath('advisories/osv/pypi/PYSEC-2021-108.json'), 'utf8')) as { modified: string; summary?: string }
+    const t = tempStore()
+    try {
+      const file = join(work, 'PYSEC-2021-108.json')
+      writeFileSync(file, JSON.stringify(rec))
+      await importFeeds(t.store, [file])
+      const newer = rec.modified
+      writeFileSync(file, JSON.stringify({ ...rec, modified: '2020-01-01T00:00:00Z', summary: 'old text' }))
+      const stale = await importFeeds(t.store, [file])
+      expect([stale.changed, stale.unchanged, stale.delta.changed]).toEqual([0, 1, []])
+      expect(readRecord(t.store, 'PYSEC-2021-108')?.modified).toBe(newer)
+    } finally {
+      await t.done()
+    }
+  })
+})

@@ -64,9 +64,26 @@ describe.skipIf(!HAS_SHARED)('real feeds', () => {
     expect(f?.severitySource).toBe('vendor')
   })
 
+  it('imports nodejs security-wg npm advisories as SEMVER ranges', async () => {
+    const report = await importFeeds(t.store, [sharedPath('advisories/npm-nodejs-security-wg/vuln/npm')])
+    expect(report.sources['nodejs-wg']).toBeGreaterThan(460)
+    // advisory 1: bassmaster vulnerable <=1.5.1, patched >=1.5.2, CVSS 3.0 6.5
+    const hit = matchPackage(t.store, langPkg('npm', 'bassmaster', '1.5.1')).find((f) => f.id === 'NSWG-ECO-1')
+    expect([hit?.aliases, hit?.severity, hit?.cvss[0]?.score]).toEqual([['CVE-2014-7205'], 'MEDIUM', 6.5])
+    expect(matchPackage(t.store, langPkg('npm', 'bassmaster', '1.5.2')).map((f) => f.id)).not.toContain('NSWG-ECO-1')
+  })
+
   it('re-importing unchanged data yields an empty delta', async () => {
     const again = await importFeeds(t.store, [sharedPath('advisories/osv/go')])
     expect(again.added + again.changed + again.withdrawn).toBe(0)
     expect(again.delta.packageKeys).toEqual([])
   }, 60_000)
+
+  it('imports the assorted real OSV records (many ecosystems) without aborting', async () => {
+    const report = await importFeeds(t.store, [sharedPath('advisories/osv/misc'), sharedPath('advisories/osv/osv.dev-apitester-snapshots/records')])
+    expect(report.added + report.changed + report.unchanged).toBeGreaterThan(150)
+    // DSA-3029-1 (nginx) is a real Debian OSV record keyed by release
+    const dsa = matchPackage(t.store, osPkg('Debian:7', 'nginx', '1.2.1-2.2+wheezy2', 'nginx')).map((f) => f.id)
+    expect(dsa).toContain('DSA-3029-1')
+  })
 })

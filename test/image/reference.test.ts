@@ -23,6 +23,8 @@ describe('parseTarget', () => {
     [`quay.io/a/b@${D}`, { kind: 'registry', registry: 'quay.io', repository: 'a/b', digest: D }],
     [`quay.io/a/b:1@${D}`, { kind: 'registry', registry: 'quay.io', repository: 'a/b', tag: '1', digest: D }],
     ['http://core:8080/library/app:1', { kind: 'registry', registry: 'core:8080', repository: 'library/app', tag: '1', scheme: 'http' }],
+    ['http://core/library/app@' + D, { kind: 'registry', registry: 'core', repository: 'library/app', digest: D, scheme: 'http' }],
+    ['https://[::1]:5000/a', { kind: 'registry', registry: '[::1]:5000', repository: 'a', tag: 'latest', scheme: 'https' }],
     ['docker://127.0.0.1:5000/x/y:z', { kind: 'registry', registry: '127.0.0.1:5000', repository: 'x/y', tag: 'z' }],
   ])('%s', (input, expected) => {
     expect(parseTarget(input)).toEqual(expected)
@@ -34,6 +36,11 @@ describe('parseTarget', () => {
       expect(() => parseTarget(input)).toThrowError(expect.objectContaining({ code: 'ERR_TARGET_INVALID', message: expect.stringContaining('oci:DIR[:TAG]') }))
     },
   )
+
+  it('a bare path is told which prefix it needs', () => {
+    expect(() => parseTarget('./img.tar')).toThrowError(expect.objectContaining({ code: 'ERR_TARGET_INVALID', message: expect.stringContaining('docker-archive:./img.tar') }))
+    expect(() => parseTarget('/data/layout')).toThrowError(expect.objectContaining({ code: 'ERR_TARGET_INVALID', message: expect.stringContaining('oci:/data/layout') }))
+  })
 
   it('round-trips through formatTarget', () => {
     for (const t of ['oci:/a:b', 'docker-archive:/x.tar', `ghcr.io/a/b:1@${D}`, 'http://core:8080/library/app:1']) expect(formatTarget(parseTarget(t))).toBe(t)

@@ -6,9 +6,9 @@ import { CORPUS, hasImage, readPack } from './corpus.js'
 import { streamAllLayers } from './stream.js'
 
 /** docker-registry with htpasswd (Basic) auth, behind a counting proxy. */
-const READY = HAS_REGISTRY_TOOLS && hasImage('distroless-style') && hasImage('debian-layered') && hasImage('distroless-multiarch')
+const READY = HAS_REGISTRY_TOOLS && hasImage('distroless-style') && hasImage('distroless-multiarch')
 noteRegistryToolsMissing()
-if (HAS_REGISTRY_TOOLS && !READY) console.warn('[skip] registry.test.ts: corpus images distroless-style, debian-layered and distroless-multiarch are needed')
+if (HAS_REGISTRY_TOOLS && !READY) console.warn('[skip] registry.test.ts: corpus images distroless-style and distroless-multiarch are needed')
 
 const USER = { username: 'alice', password: 'correct-horse' }
 const CREDS = `${USER.username}:${USER.password}`
@@ -23,7 +23,6 @@ describe.skipIf(!READY)('registry with htpasswd auth', () => {
     proxy = await startCountingProxy(registry)
     await Promise.all([
       pushImage(`oci:${join(CORPUS, 'distroless-style', 'oci')}:latest`, registry, 'vigil/distroless:1', { creds: CREDS }),
-      pushImage(`oci:${join(CORPUS, 'debian-layered', 'oci')}:latest`, registry, 'vigil/layered:1', { creds: CREDS }),
       pushImage(`oci:${join(CORPUS, 'distroless-multiarch', 'oci')}:latest`, registry, 'vigil/multi:1', { creds: CREDS, all: true }),
     ])
   })
@@ -34,8 +33,8 @@ describe.skipIf(!READY)('registry with htpasswd auth', () => {
 
   it('resolves by tag, answering the Basic challenge only after it came', async () => {
     proxy.log.length = 0
-    const image = await resolveImage(`${proxy.host}/vigil/layered:1`, { auth })
-    const pack = readPack('debian-layered')
+    const image = await resolveImage(`${proxy.host}/vigil/distroless:1`, { auth })
+    const pack = readPack('distroless-style')
     expect(image.source).toBe('registry')
     expect(image.digest).toBe(pack.oci.manifest.digest)
     expect(image.configDigest).toBe(pack.config.digest)
@@ -48,11 +47,11 @@ describe.skipIf(!READY)('registry with htpasswd auth', () => {
   })
 
   it('resolves by digest and streams every layer blob through the digest verifier', async () => {
-    const digest = readPack('debian-layered').oci.manifest.digest
-    const image = await resolveImage(`${registry.host}/vigil/layered@${digest}`, { auth })
+    const digest = readPack('distroless-style').oci.manifest.digest
+    const image = await resolveImage(`${registry.host}/vigil/distroless@${digest}`, { auth })
     expect(image.digest).toBe(digest)
     const bytes = await streamAllLayers(image)
-    expect(bytes).toBe(readPack('debian-layered').layers.reduce((n, l) => n + l.blob.size, 0))
+    expect(bytes).toBe(readPack('distroless-style').layers.reduce((n, l) => n + l.blob.size, 0))
   })
 
   it('resolves both platforms of a pushed multi-arch index', async () => {

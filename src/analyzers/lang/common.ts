@@ -38,7 +38,15 @@ function purlParts(ecosystem: LanguageEcosystem, name: string): [string | undefi
 
 export function langPackage(ecosystem: LanguageEcosystem, name: string, version: string, path: string): Package {
   const [namespace, short] = purlParts(ecosystem, name)
-  return { kind: 'lang', ecosystem, name, version, purl: makePurl(PURL_TYPE[ecosystem], namespace, short, version), path }
+  let purl: string
+  try {
+    purl = makePurl(PURL_TYPE[ecosystem], namespace, short, version)
+  } catch (err) {
+    // packageurl-js rejects some names and versions (a golang `v` version that is not semver) and,
+    // in 2.0.1, does so with a ReferenceError from its own validator: either way the input is bad.
+    throw new VigilError('ERR_PKGDB_CORRUPT', `${path}: no valid purl for ${ecosystem} ${name}@${version}`, { cause: err })
+  }
+  return { kind: 'lang', ecosystem, name, version, purl, path }
 }
 
 const decoder = new TextDecoder('utf-8', { fatal: false })

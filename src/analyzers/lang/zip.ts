@@ -24,7 +24,8 @@ export interface InflateBudget {
 const EOCD_SIG = 0x06054b50
 const CDH_SIG = 0x02014b50
 const LFH_SIG = 0x04034b50
-const MAX_ENTRIES = 500_000
+const ZIP64_LOCATOR_SIG = 0x07064b50
+const ZIP64_EOCD_SIG = 0x06064b50
 const STEP = 16 * 1024
 
 const nameDecoder = new TextDecoder('utf-8', { fatal: false })
@@ -42,30 +43,65 @@ export function readZipDirectory(bytes: Uint8Array, where: string): ZipEntry[] {
     }
   }
   if (eocd < 0) throw corrupt('no zip end-of-central-directory record')
-  const count = view.getUint16(eocd + 10, true)
-  const cdSize = view.getUint32(eocd + 12, true)
-  const cdOffset = view.getUint32(eocd + 16, true)
-  if (count === 0xffff || cdOffset === 0xffffffff) throw corrupt('zip64 archives are not supported')
+  let count = view.getUint16(eocd + 10, true)
+  let cdSize = view.getUint32(eocd + 12, true)
+  let cdOffset = view.getUint32(eocd + 16, true)
+  if (count === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff) {
+    // zip64 (big fat jars): the locator just before the end record points at the zip64 end record.
+    const loc = eocd - 20
+    if (loc < 0 || view.getUint32(loc, true) !== ZIP64_LOCATOR_SIG) throw corrupt('zip64 markers without a zip64 locator')
+    const rec = Number(view.getBigUint64(loc + 8, true))
+    if (rec + 56 > bytes.length || view.getUint32(rec, true) !== ZIP64_EOCD_SIG) throw corrupt('bad zip64 end record')
+    count = Number(view.getBigUint64(rec + 32, true))
+    cdSize = Number(view.getBigUint64(rec + 40, true))
+    cdOffset = Number(view.getBigUint64(rec + 48, true))
+  }
   if (cdOffset + cdSize > bytes.length) throw corrupt('central directory lies outside the file')
+  // Each record takes at least 46 bytes, which bounds the walk by the directory's real size.
+  if (count * 46 > cdSize) throw corrupt(`${count} entries cannot fit a ${cdSize}-byte directory`)
   const entries: ZipEntry[] = []
   let p = cdOffset
   for (let n = 0; n < count; n++) {
-    if (n >= MAX_ENTRIES) throw new VigilError('ERR_ARCHIVE_BOMB', `${where}: more than ${MAX_ENTRIES} zip entries`)
     if (p + 46 > bytes.length || view.getUint32(p, true) !== CDH_SIG) throw corrupt(`bad central directory entry ${n}`)
     const nameLen = view.getUint16(p + 28, true)
     const extraLen = view.getUint16(p + 30, true)
     const commentLen = view.getUint16(p + 32, true)
-    if (p + 46 + nameLen > bytes.length) throw corrupt(`entry ${n} name runs past the end`)
+    if (p + 46 + nameLen + extraLen > bytes.length) throw corrupt(`entry ${n} runs past the end`)
+    let size = view.getUint32(p + 24, true)
+    let compressedSize = view.getUint32(p + 20, true)
+    let localHeaderOffset = view.getUint32(p + 42, true)
+    if (size === 0xffffffff || compressedSize === 0xffffffff || localHeaderOffset === 0xffffffff) {
+      // The zip64 extra field holds the 64-bit values, in this order, for the fields marked 0xffffffff.
+      const wide = zip64Extra(view, p + 46 + nameLen, extraLen)
+      let k = 0
+      if (size === 0xffffffff) size = wide[k++] ?? Number.MAX_SAFE_INTEGER
+      if (compressedSize === 0xffffffff) compressedSize = wide[k++] ?? Number.MAX_SAFE_INTEGER
+      if (localHeaderOffset === 0xffffffff) localHeaderOffset = wide[k++] ?? Number.MAX_SAFE_INTEGER
+    }
     entries.push({
       name: nameDecoder.decode(bytes.subarray(p + 46, p + 46 + nameLen)),
       method: view.getUint16(p + 10, true),
-      compressedSize: view.getUint32(p + 20, true),
-      size: view.getUint32(p + 24, true),
-      localHeaderOffset: view.getUint32(p + 42, true),
+      compressedSize,
+      size,
+      localHeaderOffset,
     })
     p += 46 + nameLen + extraLen + commentLen
   }
   return entries
+}
+
+function zip64Extra(view: DataView, start: number, len: number): number[] {
+  for (let p = start; p + 4 <= start + len; ) {
+    const id = view.getUint16(p, true)
+    const size = view.getUint16(p + 2, true)
+    if (id === 0x0001) {
+      const out: number[] = []
+      for (let q = p + 4; q + 8 <= p + 4 + size && q + 8 <= start + len; q += 8) out.push(Number(view.getBigUint64(q, true)))
+      return out
+    }
+    p += 4 + size
+  }
+  return []
 }
 
 /** The entry's bytes; charges `budget` and throws ERR_ARCHIVE_BOMB when it runs out. */

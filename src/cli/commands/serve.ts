@@ -1,0 +1,68 @@
+import { DEFAULTS, parseDaemonConfig } from '../../daemon/config.js'
+import { VigilError } from '../../errors.js'
+import { EXIT, parseCommandArgs, type CliIo, type Command } from '../command.js'
+
+const usage = `Usage: vigil serve [options]
+
+Run the daemon: pull scan and re-assess jobs from NATS JetStream, keep every stored image's
+findings current as feed deltas arrive, and serve health, metrics and the query API over HTTP.
+
+Options:
+      --nats URL            NATS server(s), comma-separated (default $NATS_URL; else
+                            nats://127.0.0.1:4222 when it answers, else an embedded
+                            nats-server -js with its store under DATA/nats)
+      --http HOST:PORT      HTTP address, or "off" (default $VIGIL_HTTP, else ${DEFAULTS.http})
+      --data DIR            data dir (default $VIGIL_DATA, else ./.vigil)
+      --workers N           layer worker threads (default: one per core)
+      --concurrency N       jobs in flight at once (default: 2 x workers)
+      --replica-id ID       this replica's name for its feed consumer
+                            (default $VIGIL_REPLICA_ID, else host + data dir hash)
+      --max-deliveries N    deliveries before a job is dead-lettered (default ${DEFAULTS.maxDeliveries})
+      --max-message-bytes N largest job or feed message accepted (default ${DEFAULTS.maxMessageBytes})
+      --ack-wait-ms N       broker redelivery timer; heartbeats keep long jobs alive (default ${DEFAULTS.ackWaitMs})
+      --job-timeout-ms N    one job's time limit, then ERR_TIMEOUT (retried) (default ${DEFAULTS.jobTimeoutMs})
+      --grace-ms N          on SIGTERM/SIGINT, time in-flight jobs get to finish (default ${DEFAULTS.graceMs})
+      --retry-base-ms N     first retry delay; doubles per delivery (default ${DEFAULTS.retryBaseMs})
+      --retry-max-ms N      longest retry delay (default ${DEFAULTS.retryMaxMs})
+      --log-level LEVEL     fatal|error|warn|info|debug|trace|silent (default $VIGIL_LOG_LEVEL, else info)
+
+Environment: NATS_URL, VIGIL_DATA, VIGIL_HTTP, VIGIL_REPLICA_ID, VIGIL_API_TOKEN (bearer token
+for every HTTP route but /healthz and /readyz), VIGIL_SECRET_KEY (32 bytes, base64 or hex; the
+key that decrypts registry credentials in jobs: every replica needs the same one),
+VIGIL_LOG_LEVEL, VIGIL_NATS_SERVER (the nats-server binary for the embedded default).
+Details: docs/configuration.md, messages: docs/messages.md.`
+
+const str = { type: 'string' } as const
+const options = {
+  nats: str, http: str, data: str, workers: str, concurrency: str, 'replica-id': str, 'max-deliveries': str, 'max-message-bytes': str,
+  'ack-wait-ms': str, 'job-timeout-ms': str, 'grace-ms': str, 'retry-base-ms': str, 'retry-max-ms': str, 'log-level': str,
+} as const
+
+async function run(argv: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseCommandArgs(argv, options, usage)
+  if (positionals.length > 0) throw new VigilError('ERR_USAGE', `serve takes no arguments\n\n${usage}`)
+  const { help: _help, ...flags } = values
+  const config = parseDaemonConfig(flags, io.env)
+  // Loaded after the config is valid: a usage error must not pay for NATS, LMDB and the pool.
+  const { createLogger } = await import('../../daemon/logger.js')
+  const { startDaemon } = await import('../../daemon/daemon.js')
+  const log = createLogger(config.logLevel, io.stderr)
+  const daemon = await startDaemon(config, log)
+  await new Promise<void>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      log.info({ signal }, 'signal received')
+      process.off('SIGTERM', onSignal)
+      process.off('SIGINT', onSignal)
+      resolve()
+    }
+    process.on('SIGTERM', onSignal)
+    process.on('SIGINT', onSignal)
+  })
+  await daemon.stop()
+  // Everything is closed; should a library still hold a handle, it must not keep the process up.
+  setTimeout(() => process.exit(EXIT.ok), 2_000).unref()
+  return EXIT.ok
+}
+
+export const serveCommand: Command = { name: 'serve', summary: 'run the daemon: NATS JetStream jobs, feed deltas, HTTP health/metrics/query API', usage, run }
+export default serveCommand

@@ -1,0 +1,235 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { Consumer, JetStreamClient, JsMsg } from '@nats-io/jetstream'
+import { toErrorRecord, VigilError, type ErrorRecord } from '../errors.js'
+import type { Metrics } from '../http/metrics.js'
+import { retryDelayMs, type DaemonConfig } from './config.js'
+import type { JobLedger } from './ledger.js'
+import type { Logger } from './logger.js'
+import { decodeBytes, encodingOf, salvageJobId, validate, type Encoding, type ReassessJob, type ScanJob } from './messages.js'
+import { doneResult, failedResult, publishFindingsChanged, publishReassessResult, publishScanResult } from './results.js'
+import { runReassess } from './reassess.js'
+import { runScan, type ScanContext } from './scan.js'
+import { publishInventory } from './inventory-log.js'
+import { SUBJECTS } from './subjects.js'
+
+export interface WorkDeps {
+  config: Readonly<DaemonConfig>
+  js: JetStreamClient
+  maxPayload: () => number
+  ledger: JobLedger
+  scan: ScanContext
+  metrics: Metrics
+  log: Logger
+  deadLetter: (m: JsMsg, error: VigilError | ErrorRecord) => Promise<void>
+}
+
+const SHUTDOWN = 'shutdown'
+
+/**
+ * The job loop. It pulls only as many messages as it has free slots (bounded in-flight work is
+ * the backpressure), and each job ends in exactly one of: ack after its result is stored and
+ * published; nak with a growing delay for a retryable fault; term with a `failed` result for a
+ * permanent one; dead-letter + `failed` result + term once deliveries reach maxDeliveries.
+ */
+export class JobWorker {
+  private readonly inFlight = new Map<JsMsg, AbortController>()
+  /** Job ids being worked on here: a second message with the same id waits for the first's outcome. */
+  private readonly activeIds = new Set<string>()
+  private stopping = false
+  private wake: (() => void) | undefined
+  private loop: Promise<void> | undefined
+
+  constructor(private readonly deps: WorkDeps) {}
+
+  get active(): number {
+    return this.inFlight.size
+  }
+
+  start(consumer: Consumer): void {
+    this.loop = this.run(consumer)
+  }
+
+  private async run(consumer: Consumer): Promise<void> {
+    const { config, log } = this.deps
+    while (!this.stopping) {
+      const free = config.concurrency - this.inFlight.size
+      if (free <= 0) {
+        await new Promise<void>((r) => (this.wake = r))
+        continue
+      }
+      try {
+        const batch = await consumer.fetch({ max_messages: free, expires: 1_000 })
+        for await (const m of batch) this.dispatch(m)
+      } catch (err) {
+        if (this.stopping) break
+        log.warn({ error: (err as Error).message }, 'pulling jobs failed; retrying')
+        await sleep(250)
+      }
+    }
+  }
+
+  private dispatch(m: JsMsg): void {
+    if (this.stopping) {
+      m.nak()
+      return
+    }
+    const controller = new AbortController()
+    this.inFlight.set(m, controller)
+    void this.handle(m, controller.signal).finally(() => {
+      this.inFlight.delete(m)
+      const wake = this.wake
+      this.wake = undefined
+      wake?.()
+    })
+  }
+
+  private async handle(m: JsMsg, shutdown: AbortSignal): Promise<void> {
+    const { config, log, metrics } = this.deps
+    const started = performance.now()
+    const deliveries = m.info.deliveryCount
+    const kind = m.subject === SUBJECTS.scan ? 'scan' : m.subject === SUBJECTS.reassess ? 'reassess' : undefined
+    const seconds = () => (performance.now() - started) / 1000
+    const encoding: Encoding = encodingOf(m.headers)
+    let jobId: string | undefined
+    // The job's own time limit and the shutdown both abort the work through one signal.
+    const timeout = AbortSignal.timeout(config.jobTimeoutMs)
+    const signal = AbortSignal.any([shutdown, timeout])
+    const heartbeat = setInterval(() => m.working(), Math.max(500, Math.floor(config.ackWaitMs / 3)))
+    try {
+      if (!kind) {
+        await this.deps.deadLetter(m, new VigilError('ERR_MESSAGE_INVALID', `no job type is published on ${m.subject}`))
+        log.error({ subject: m.subject, seq: m.seq }, 'message on an unknown job subject: dead-lettered')
+        m.term('unknown subject')
+        metrics.job('unknown', 'invalid')
+        return
+      }
+      let job: ScanJob | ReassessJob
+      let value: unknown
+      try {
+        value = decodeBytes(m.data, encoding, config.maxMessageBytes)
+        job = validate(kind, value)
+      } catch (err) {
+        await this.refuse(m, kind, encoding, salvageJobId(value), toErrorRecord(err), deliveries)
+        return
+      }
+      const jobLog = log.child({ jobId: job.id, kind, deliveries })
+      if (this.activeIds.has(job.id)) {
+        // Same id published twice and delivered together: answer it after the first is recorded.
+        m.nak(Math.min(config.retryBaseMs, 1_000))
+        return
+      }
+      jobId = job.id
+      this.activeIds.add(job.id)
+      if (await this.deps.ledger.get(job.id)) {
+        jobLog.info('result already published for this job id; acked without a second one')
+        m.ack()
+        metrics.job(kind, 'duplicate')
+        return
+      }
+      if (deliveries > config.maxDeliveries) {
+        // A job that never got to finish (it crashed the process, say) stops here.
+        const error: ErrorRecord = { code: 'ERR_INTERNAL', message: `gave up after ${deliveries - 1} deliveries without an outcome`, retryable: false }
+        await this.finishFailed(m, kind, job.id, encoding, error, deliveries, true)
+        metrics.job(kind, 'dead_lettered', seconds())
+        return
+      }
+      if (kind === 'scan') await this.scan(m, job as ScanJob, encoding, deliveries, signal)
+      else await this.reassess(m, job as ReassessJob, encoding, signal)
+      m.ack()
+      metrics.job(kind, 'done', seconds())
+      jobLog.info({ ms: Math.round(seconds() * 1000) }, 'job done')
+    } catch (err) {
+      const rec: ErrorRecord = shutdown.aborted ? { code: 'ERR_INTERNAL', message: SHUTDOWN, retryable: true } : timeout.aborted && !VigilError.is(err) ? { code: 'ERR_TIMEOUT', message: `the job took longer than ${config.jobTimeoutMs} ms`, retryable: true } : toErrorRecord(err)
+      await this.fail(m, kind ?? 'unknown', jobId, encoding, rec, deliveries, shutdown.aborted, seconds())
+    } finally {
+      clearInterval(heartbeat)
+      if (jobId !== undefined) this.activeIds.delete(jobId)
+    }
+  }
+
+  private async scan(m: JsMsg, job: ScanJob, encoding: Encoding, deliveries: number, signal: AbortSignal): Promise<void> {
+    const { js, ledger } = this.deps
+    const outcome = await runScan(this.deps.scan, job, signal)
+    // The inventory goes to the system of record before anyone is told the scan is done.
+    if (!outcome.fromStore) await publishInventory(js, this.deps.maxPayload(), outcome.inventory)
+    const result = doneResult(job.id, outcome.inventory, outcome.findings, outcome.fromStore, deliveries)
+    await publishScanResult(js, this.deps.maxPayload(), result, encoding)
+    await ledger.record(job.id, { status: 'done', digest: outcome.inventory.image.digest, at: new Date().toISOString() })
+  }
+
+  private async reassess(m: JsMsg, job: ReassessJob, encoding: Encoding, signal: AbortSignal): Promise<void> {
+    const { js, ledger, metrics } = this.deps
+    const outcome = runReassess(this.deps.scan.store, job, signal)
+    for (const event of outcome.events) await publishFindingsChanged(js, event, { jobId: job.id }, encoding)
+    metrics.findingsEvents += outcome.events.length
+    await publishReassessResult(js, { v: 1, id: job.id, status: 'done', images: outcome.images, changed: outcome.events.length, missing: outcome.missing }, encoding)
+    await ledger.record(job.id, { status: 'done', at: new Date().toISOString() })
+  }
+
+  /** A message that does not decode or fits no schema: never retried. */
+  private async refuse(m: JsMsg, kind: 'scan' | 'reassess', encoding: Encoding, jobId: string | undefined, error: ErrorRecord, deliveries: number): Promise<void> {
+    const { log, metrics } = this.deps
+    if (jobId === undefined) {
+      await this.deps.deadLetter(m, error)
+      log.error({ subject: m.subject, seq: m.seq, code: error.code, error: error.message }, 'job without a readable id refused: dead-lettered')
+      m.term(error.code)
+    } else {
+      log.warn({ jobId, code: error.code, error: error.message }, 'job refused')
+      await this.finishFailed(m, kind, jobId, encoding, error, deliveries, false)
+    }
+    metrics.job(kind, 'invalid')
+  }
+
+  private async fail(m: JsMsg, kind: string, jobId: string | undefined, encoding: Encoding, error: ErrorRecord, deliveries: number, interrupted: boolean, seconds: number): Promise<void> {
+    const { config, log, metrics } = this.deps
+    const jobLog = log.child({ jobId, kind, deliveries, code: error.code })
+    try {
+      if (interrupted) {
+        m.nak()
+        metrics.job(kind, 'interrupted')
+        jobLog.info('shutting down: job handed back to the queue')
+      } else if (error.retryable && deliveries < config.maxDeliveries) {
+        const delay = retryDelayMs(config, deliveries)
+        m.nak(delay)
+        metrics.job(kind, 'retried')
+        jobLog.warn({ error: error.message, retryInMs: delay }, 'job failed with a retryable fault; will retry')
+      } else if (jobId !== undefined && (kind === 'scan' || kind === 'reassess')) {
+        await this.finishFailed(m, kind, jobId, encoding, error, deliveries, error.retryable)
+        metrics.job(kind, error.retryable ? 'dead_lettered' : 'failed', seconds)
+        jobLog.warn({ error: error.message }, error.retryable ? 'job failed on its last delivery: dead-lettered' : 'job failed')
+      } else {
+        await this.deps.deadLetter(m, error)
+        m.term(error.code)
+        metrics.job(kind, 'dead_lettered', seconds)
+      }
+    } catch (err) {
+      // Could not even report the failure (broker down): hand the job back, nothing is lost.
+      jobLog.warn({ error: (err as Error).message }, 'could not publish the outcome; job handed back to the queue')
+      m.nak(retryDelayMs(config, deliveries))
+    }
+  }
+
+  /** Publishes the `failed` result (and the original to the DLQ when asked), records it, terms. */
+  private async finishFailed(m: JsMsg, kind: 'scan' | 'reassess', jobId: string, encoding: Encoding, error: ErrorRecord, deliveries: number, deadLetter: boolean): Promise<void> {
+    const { js, ledger } = this.deps
+    if (deadLetter) await this.deps.deadLetter(m, error)
+    if (kind === 'scan') await publishScanResult(js, this.deps.maxPayload(), failedResult(jobId, error, deliveries), encoding)
+    else await publishReassessResult(js, { v: 1, id: jobId, status: 'failed', error: { code: error.code, message: error.message } }, encoding)
+    await ledger.record(jobId, { status: 'failed', at: new Date().toISOString() })
+    m.term(error.code)
+  }
+
+  /**
+   * Stop pulling; give in-flight jobs `graceMs` to finish, then abort the rest (they are nak'ed
+   * without delay so another replica takes them at once).
+   */
+  async stop(graceMs: number): Promise<void> {
+    this.stopping = true
+    this.wake?.()
+    await this.loop?.catch(() => undefined)
+    const deadline = Date.now() + graceMs
+    while (this.inFlight.size > 0 && Date.now() < deadline) await sleep(50)
+    for (const controller of this.inFlight.values()) controller.abort(new VigilError('ERR_INTERNAL', SHUTDOWN))
+    while (this.inFlight.size > 0) await sleep(20)
+  }
+}

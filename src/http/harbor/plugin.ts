@@ -1,0 +1,143 @@
+import { randomUUID } from 'node:crypto'
+import { jetstream } from '@nats-io/jetstream'
+import type { NatsConnection, Subscription } from '@nats-io/transport-node'
+import type { FastifyBaseLogger, FastifyPluginAsync, FastifyReply } from 'fastify'
+import { encode, type ScanJob } from '../../daemon/messages.js'
+import { SUBJECTS } from '../../daemon/subjects.js'
+import { encryptSecret } from '../../secrets.js'
+import type { Store } from '../../store/env.js'
+import { metadata } from './metadata.js'
+import { MIME, negotiateReport, parseSbomMediaType } from './mime.js'
+import { parseScanRequest, ScanRequestError } from './request.js'
+import { followResults, ScanBook, type ScanState } from './scans.js'
+import { RemoteSource, type ReportSource } from './source.js'
+
+/**
+ * Harbor's Pluggable Scanner API v1.2 (reference/harbor-api.md) as a Fastify plugin:
+ *   GET  /api/v1/metadata            capabilities, database age
+ *   POST /api/v1/scan                validate, then answer from the index or enqueue a job → 202 {id}
+ *   GET  /api/v1/scan/{id}/report    302 + Refresh-After while queued, 200 report, 500 failed, 404 unknown
+ * With `store` (inside `vigil serve`) reports are read from this process's index and the plugin
+ * also answers standalone adapters' queries; without it (`vigil harbor`) a daemon is asked over
+ * NATS. Every error body is the spec's `{"error":{"message"}}`.
+ */
+export interface HarborServices {
+  nc: NatsConnection
+  /** The key every daemon replica shares: registry credentials go into jobs encrypted with it. */
+  secretKey: Buffer
+  log: FastifyBaseLogger
+  store?: Store
+  /** Seconds Harbor waits between polls of a queued scan (1..127; Harbor's parser caps at 127). */
+  refreshAfterSeconds?: number
+}
+
+// A done scan whose digest this replica has not indexed yet (VIGIL_INVENTORY replication lag)
+// is "still running" for this long, then an error.
+const INDEX_LAG_MS = 60_000
+
+export const harborPlugin: FastifyPluginAsync<HarborServices> = async (app, services) => {
+  const { nc, secretKey } = services
+  const log = services.log
+  const refreshAfter = String(Math.min(127, Math.max(1, Math.round(services.refreshAfterSeconds ?? 3))))
+  const js = jetstream(nc)
+  const book = await ScanBook.open(nc)
+  const follower = followResults(nc, book, log)
+  let source: ReportSource = new RemoteSource(nc)
+  let responder: Subscription | undefined
+  if (services.store) {
+    // Loaded only with a store: the standalone adapter never loads analyzers or LMDB code.
+    const local = await import('./local.js')
+    source = new local.LocalSource(services.store)
+    responder = local.serveHarborQueries(nc, services.store, log)
+  }
+  app.addHook('onClose', async () => {
+    responder?.unsubscribe()
+    await follower.stop()
+  })
+
+  const fail = (reply: FastifyReply, status: number, message: string) =>
+    reply.code(status).type(MIME.ERROR).send(JSON.stringify({ error: { message } }))
+
+  // Harbor posts `application/vnd.scanner.adapter.scan.request+json; version=1.0`, others plain
+  // JSON or nothing at all: every body is read as JSON, whatever its Content-Type says.
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body))
+  app.setErrorHandler((err, _req, reply) => {
+    const status = (err as { statusCode?: number }).statusCode
+    const message = err instanceof Error ? err.message : String(err)
+    if (status && status >= 400 && status < 500) return fail(reply, status, message)
+    log.error({ err: message }, 'harbor adapter request failed')
+    return fail(reply, 500, message)
+  })
+
+  app.get('/api/v1/metadata', async (req, reply) => {
+    const body = metadata(await source.databaseUpdatedAt())
+    // We carry v1.2 fields; a client asking for the v1.1 metadata MIME gets that label.
+    const type = /version\s*=\s*1\.1/.test(req.headers.accept ?? '') ? MIME.METADATA_V11 : MIME.METADATA_V10
+    return reply.type(type).send(JSON.stringify(body))
+  })
+
+  app.post('/api/v1/scan', async (req, reply) => {
+    let parsed
+    try {
+      const raw = req.body instanceof Buffer ? req.body.toString('utf8') : ''
+      if (raw.trim() === '') throw new ScanRequestError(400, 'the request body is empty')
+      let json: unknown
+      try {
+        json = JSON.parse(raw)
+      } catch {
+        throw new ScanRequestError(400, 'the request body is not valid JSON')
+      }
+      parsed = parseScanRequest(json)
+    } catch (err) {
+      if (err instanceof ScanRequestError) return fail(reply, err.status, err.message)
+      throw err
+    }
+    const id = randomUUID()
+    const now = new Date().toISOString()
+    const indexed = await source.indexed(parsed.artifact.digest).catch(() => false)
+    const state: ScanState = {
+      v: 1, id, status: indexed ? 'done' : 'queued', digest: parsed.artifact.digest, artifact: parsed.artifact,
+      capabilities: parsed.capabilities, source: indexed ? 'index' : 'scan', createdAt: now, updatedAt: now,
+    }
+    // The state is written before the job goes out, so its result always finds it.
+    await book.create(state)
+    if (!indexed) {
+      const job: ScanJob = {
+        v: 1,
+        id,
+        registry: { url: parsed.registryUrl, ...(parsed.authorization ? { authorization: encryptSecret(parsed.authorization, secretKey) } : {}) },
+        // Pulled by digest; the tag (validated with the daemon's grammar) only labels the result.
+        artifact: parsed.artifact,
+      }
+      try {
+        await js.publish(SUBJECTS.scan, encode(job, 'msgpack'), { msgID: `harbor:${id}` })
+      } catch (err) {
+        await book.settle(id, { status: 'failed', error: `ERR_BROKER: the scan job could not be queued: ${(err as Error).message}` })
+        return fail(reply, 500, `the scan job could not be queued (is a vigil daemon running on this NATS?): ${(err as Error).message}`)
+      }
+    }
+    log.info({ scan: id, digest: parsed.artifact.digest, repository: parsed.artifact.repository, fromIndex: indexed }, 'harbor scan request accepted')
+    return reply.code(202).type(MIME.SCAN_RESPONSE).send(JSON.stringify({ id }))
+  })
+
+  app.get<{ Params: { id: string }; Querystring: { sbom_media_type?: string } }>('/api/v1/scan/:id/report', async (req, reply) => {
+    const wanted = negotiateReport(req.headers.accept)
+    if (!wanted.ok) return fail(reply, wanted.status, wanted.message)
+    const sbomMediaType = parseSbomMediaType(req.query.sbom_media_type)
+    if (wanted.kind === 'sbom' && !sbomMediaType) {
+      const given = req.query.sbom_media_type
+      return fail(reply, 400, given === undefined ? `the SBOM report needs ?sbom_media_type=${MIME.SPDX_JSON} or ${MIME.CYCLONEDX_JSON}` : `unsupported sbom_media_type "${String(given).slice(0, 80)}"`)
+    }
+    const state = await book.get(req.params.id)
+    if (!state) return fail(reply, 404, `cannot find scan request ${req.params.id.slice(0, 80)}`)
+    if (state.status === 'queued' || state.status === 'running') return reply.code(302).header('Refresh-After', refreshAfter).send()
+    if (state.status === 'failed') return fail(reply, 500, state.error ?? 'the scan failed')
+    const rendered = await source.render({ digest: state.digest, artifact: state.artifact, kind: wanted.kind, ...(sbomMediaType ? { sbomMediaType } : {}) })
+    if (!rendered.ok) {
+      if (Date.now() - Date.parse(state.updatedAt) < INDEX_LAG_MS) return reply.code(302).header('Refresh-After', refreshAfter).send()
+      return fail(reply, 500, `${state.digest} is no longer in the index; scan it again`)
+    }
+    return reply.code(200).type(wanted.mime).send(rendered.body)
+  })
+}

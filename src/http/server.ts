@@ -1,0 +1,67 @@
+import { timingSafeEqual } from 'node:crypto'
+import type { JetStreamClient } from '@nats-io/jetstream'
+import type { NatsConnection } from '@nats-io/transport-node'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify'
+import type { Logger } from 'pino'
+import type { DaemonConfig } from '../daemon/config.js'
+import { toErrorRecord, VigilError } from '../errors.js'
+import type { Store } from '../store/env.js'
+import { healthRoutes } from './health.js'
+import { harborPlugin } from './harbor/plugin.js'
+import type { Metrics } from './metrics.js'
+
+/** What every route plugin is given (the Harbor adapter included): no globals, no second connection. */
+export interface HttpServices {
+  config: Readonly<DaemonConfig>
+  store: Store
+  metrics: Metrics
+  nc: NatsConnection
+  js: JetStreamClient
+  /** The shared AES-256-GCM key (src/secrets.ts): the Harbor adapter encrypts credentials with it. */
+  secretKey: Buffer
+  log: Logger
+  /** Readiness checks by name; all true = ready. */
+  readiness(): Record<string, boolean>
+}
+
+/**
+ * Route plugins, one line each, registered in this order. A plugin is a Fastify plugin over
+ * HttpServices; it gets the same bearer-token guard as every route outside PUBLIC_PATHS.
+ */
+const ROUTE_PLUGINS: { plugin: FastifyPluginAsync<HttpServices>; prefix?: string }[] = [
+  { plugin: healthRoutes },
+  { plugin: harborPlugin },
+]
+
+/** Probes stay reachable without the API token (orchestrators do not carry it). */
+const PUBLIC_PATHS = new Set(['/healthz', '/readyz'])
+
+export async function createHttpServer(services: HttpServices): Promise<FastifyInstance> {
+  const app = Fastify({
+    // Per-request lines are info; the daemon's own log is what operators read, so HTTP logs warnings only.
+    loggerInstance: services.log.child({ component: 'http' }, { level: 'warn' }) as FastifyBaseLogger,
+    bodyLimit: services.config.maxMessageBytes,
+  })
+  const token = services.config.apiToken
+  if (token !== undefined) {
+    const expected = Buffer.from(`Bearer ${token}`)
+    app.addHook('onRequest', async (req, reply) => {
+      if (PUBLIC_PATHS.has(req.url.split('?')[0]!)) return
+      const given = Buffer.from(req.headers.authorization ?? '')
+      // Constant-time compare, so the token cannot be guessed byte by byte from response times.
+      if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+        return reply.code(401).header('www-authenticate', 'Bearer realm="vigil"').send({ error: { code: 'ERR_UNAUTHORIZED', message: 'a valid bearer token is required (VIGIL_API_TOKEN)' } })
+      }
+    })
+  }
+  app.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4').send(services.metrics.render()))
+  app.setErrorHandler((err, _req, reply) => {
+    const validation = (err as { validation?: unknown }).validation !== undefined
+    const rec = validation ? { code: 'ERR_USAGE', message: (err as Error).message } : toErrorRecord(err)
+    const status = validation || (VigilError.is(err) && err.exitCode === 2) ? (rec.code === 'ERR_NOT_FOUND' ? 404 : 400) : 500
+    if (status === 500) services.log.error({ err }, 'HTTP handler failed')
+    return reply.code(status).send({ error: { code: rec.code, message: rec.message } })
+  })
+  for (const { plugin, prefix } of ROUTE_PLUGINS) await app.register(plugin, { ...services, ...(prefix ? { prefix } : {}) })
+  return app
+}
