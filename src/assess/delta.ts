@@ -133,6 +133,7 @@ function runWork(store: Store, work: Work, opts: ReassessOptions, summary: Reass
   const matcher = opts.matcher ?? defaultMatcher
   const batchSize = Math.max(1, opts.batchSize ?? 256)
   const seen = new Set<number>()
+  const causes = work.causes.length > 0 ? new Set(work.causes) : undefined
   summary.items += work.items.length - work.next
   for (let start = work.next; start < work.items.length || start === 0; start += batchSize) {
     const end = Math.min(work.items.length, start + batchSize)
@@ -148,7 +149,7 @@ function runWork(store: Store, work: Work, opts: ReassessOptions, summary: Reass
         summary.variants++
         const before = readVariantFindings(store, variant)
         const after = matcher.matchPackage(reading, record.pkg, record.os)
-        const diff = diffFindings(before, after)
+        const diff = diffFindings(before, after, causes)
         if (diff) changes.push({ variant, record, before, after, diff })
       }
     }
@@ -209,8 +210,14 @@ function mergeDiffs(diffs: VariantDiff[]): VariantDiff {
   }
 }
 
-/** Undefined when nothing differs. Findings of one package are unique by id (matchPackage). */
-export function diffFindings(before: readonly Finding[], after: readonly Finding[]): VariantDiff | undefined {
+/**
+ * Undefined when nothing differs. Findings of one package are unique by id (matchPackage). With
+ * `causes` (the delta's advisory ids, or the CVEs of an exploit update), only findings naming a
+ * cause are compared field by field: the others come from records the delta did not touch, and
+ * matching is a pure function of the record, so they can only appear, vanish or move, which the
+ * id comparison sees. Popular packages carry hundreds of findings; this keeps a delta cheap.
+ */
+export function diffFindings(before: readonly Finding[], after: readonly Finding[], causes?: ReadonlySet<string>): VariantDiff | undefined {
   const old = new Map(before.map((f) => [f.id, f]))
   const added: Finding[] = []
   const changed: ChangedFinding[] = []
@@ -224,7 +231,8 @@ export function diffFindings(before: readonly Finding[], after: readonly Finding
       continue
     }
     old.delete(f.id)
-    if (!sameFinding(prior, f)) changed.push({ before: prior, after: f })
+    const suspect = !causes || causes.has(f.id) || f.aliases.some((a) => causes.has(a)) || prior.aliases.some((a) => causes.has(a))
+    if (suspect && !sameFinding(prior, f)) changed.push({ before: prior, after: f })
     else if (before[i]?.id !== f.id) same = false
   }
   const removed = [...old.values()]

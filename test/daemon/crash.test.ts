@@ -103,8 +103,14 @@ describe.skipIf(!HAS_NATS_SERVER || !HAS_SMALL_IMAGE)('daemon crash and broker r
     }
     expect(new Set(stored)).toEqual(new Set(ids))
     expect(stored.length).toBe(ids.length)
-    const seenLive = countBy(client.scanResults().map((r) => r.jobId).filter((id) => id?.startsWith('n-')))
-    expect([...seenLive.values()].every((n) => n === 1)).toBe(true)
+    // Live (core) subscribers may see a repeat when the broker died between a result's publish and
+    // its ack (docs/messages.md, "Exactly one"); a repeat is the same outcome, and the stream has one.
+    const live = client.scanResults().filter((r) => r.jobId?.startsWith('n-'))
+    for (const r of live) {
+      const firstSeen = live.find((x) => x.jobId === r.jobId)!
+      expect({ status: r.body.status, digest: r.digest }).toEqual({ status: firstSeen.body.status, digest: firstSeen.digest })
+      expect(r.body.status).toBe('done')
+    }
     expect(await daemon.stop()).toBe(0)
   }, 60_000)
 })

@@ -56,7 +56,7 @@ export const harborPlugin: FastifyPluginAsync<HarborServices> = async (app, serv
   })
 
   const fail = (reply: FastifyReply, status: number, message: string) =>
-    reply.code(status).type(MIME.ERROR).send(JSON.stringify({ error: { message } }))
+    reply.code(status).type(MIME.ERROR).send(Buffer.from(JSON.stringify({ error: { message } })))
 
   // Harbor posts `application/vnd.scanner.adapter.scan.request+json; version=1.0`, others plain
   // JSON or nothing at all: every body is read as JSON, whatever its Content-Type says.
@@ -74,7 +74,7 @@ export const harborPlugin: FastifyPluginAsync<HarborServices> = async (app, serv
     const body = metadata(await source.databaseUpdatedAt())
     // We carry v1.2 fields; a client asking for the v1.1 metadata MIME gets that label.
     const type = /version\s*=\s*1\.1/.test(req.headers.accept ?? '') ? MIME.METADATA_V11 : MIME.METADATA_V10
-    return reply.type(type).send(JSON.stringify(body))
+    return reply.type(type).send(Buffer.from(JSON.stringify(body)))
   })
 
   app.post('/api/v1/scan', async (req, reply) => {
@@ -118,7 +118,7 @@ export const harborPlugin: FastifyPluginAsync<HarborServices> = async (app, serv
       }
     }
     log.info({ scan: id, digest: parsed.artifact.digest, repository: parsed.artifact.repository, fromIndex: indexed }, 'harbor scan request accepted')
-    return reply.code(202).type(MIME.SCAN_RESPONSE).send(JSON.stringify({ id }))
+    return reply.code(202).type(MIME.SCAN_RESPONSE).send(Buffer.from(JSON.stringify({ id })))
   })
 
   app.get<{ Params: { id: string }; Querystring: { sbom_media_type?: string } }>('/api/v1/scan/:id/report', async (req, reply) => {

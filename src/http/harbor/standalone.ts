@@ -52,7 +52,7 @@ export async function startHarborAdapter(opts: AdapterOptions): Promise<RunningA
       const header = req.headers.authorization
       const apiKey = req.headers['x-scanneradapter-api-key']
       if (sameSecret(header, `Bearer ${token}`) || (typeof apiKey === 'string' && sameSecret(apiKey, token))) return
-      return reply.code(401).header('www-authenticate', 'Bearer realm="vigil"').type(MIME.ERROR).send(JSON.stringify({ error: { message: 'a valid API token is required' } }))
+      return reply.code(401).header('www-authenticate', 'Bearer realm="vigil"').type(MIME.ERROR).send(Buffer.from(JSON.stringify({ error: { message: 'a valid API token is required' } })))
     })
   }
   app.get('/healthz', async () => ({ status: 'ok', nats: !nc.isClosed() }))
