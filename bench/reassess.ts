@@ -13,7 +13,7 @@
  * The last line printed is one JSON object; it is also written to bench/results/reassess-<N>.json.
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { openStore } from '../src/store/env.js'
@@ -65,7 +65,9 @@ for (const sub of ['osv/go', 'osv/pypi']) {
 await importFeeds(store, [ndjson('initial', [...pools.osv, ...others]), ...pools.feedFiles])
 
 // --- ingest
-const shape = { images: N, snapshots: 8, apps: Math.max(20, Math.round(N / 50)), appPackages: [120, 260] as [number, number], drift: 0.3 }
+const shape = { images: N, snapshots: 8, apps: Math.max(20, Math.round(N / 50)), appPackages: [120, 240] as [number, number], drift: 0.3 }
+const loadBefore = loadavg()[0]!
+const ingestCpu = process.cpuUsage()
 let t0 = performance.now()
 let batch: { inventory: ReturnType<typeof fleet> extends Generator<infer I> ? I : never }[] = []
 let packages = 0
@@ -82,12 +84,14 @@ for (const inventory of fleet(pools, shape, rng)) {
 }
 if (batch.length) indexImages(store, batch)
 const ingestMs = performance.now() - t0
+const ingestCpuMs = ((u) => (u.user + u.system) / 1000)(process.cpuUsage(ingestCpu))
 log(`ingest: ${N} images, ${(packages / N).toFixed(0)} packages/image, ${(ingestMs / 1000).toFixed(1)} s`)
 
 // --- one-advisory deltas: real records that hit the fleet, each changed and imported alone
 const hitting = pools.osv.filter((r) => variantsWithFinding(store, r.id).length > 0)
 log(`${hitting.length} of ${pools.osv.length} pooled records hit the fleet`)
 const single: number[] = []
+const singleCpu: number[] = []
 let singleEvents = 0
 let stamp = Date.UTC(2031, 0, 1)
 const nextStamp = () => new Date((stamp += 1000)).toISOString().replace('.000Z', 'Z')
@@ -96,9 +100,12 @@ for (let i = 0; i < Number(values.advisories); i++) {
   const base = pick(rng, hitting)
   const mutated = mutateRecord(current.get(base.id)!, pools, rng, nextStamp())
   const report = await importFeeds(store, [ndjson('one', [mutated])])
+  const c = process.cpuUsage()
   const t = performance.now()
   applyDelta(store, report.delta, { onChange: () => void singleEvents++ })
   single.push(performance.now() - t)
+  const used = process.cpuUsage(c)
+  singleCpu.push((used.user + used.system) / 1000)
   current.set(base.id, mutated)
   if (mutated.withdrawn) {
     // Feeds restore withdrawn records now and then; do it (untimed) so the pool stays real.
@@ -145,17 +152,23 @@ const result = {
   storeBytes,
   bytesPerPosting: round(storeBytes / postings),
   ingestImagesPerSec: Math.round(N / (ingestMs / 1000)),
+  ingestImagesPerCpuSec: Math.round(N / (ingestCpuMs / 1000)),
   oneAdvisoryDeltas: single.length,
   oneAdvisoryHittingRecords: hitting.length,
   oneAdvisoryP50Ms,
   oneAdvisoryP99Ms: round(percentile(single, 99)),
   oneAdvisoryMaxMs: round(Math.max(...single)),
+  oneAdvisoryEventsMean: Math.round(singleEvents / single.length),
+  oneAdvisoryCpuP50Ms: round(percentile(singleCpu, 50)),
+  oneAdvisoryCpuP99Ms: round(percentile(singleCpu, 99)),
   thousandAdvisoriesMs: round(thousandMs),
   thousandAdvisoriesPackageKeys: bigReport.delta.packageKeys.length,
   fullRematchMs: Math.round(fullRematchMs),
   fullRematchEstimated: N > fullLimit,
   fullRematchSample: rematched,
   ratio: Math.round(fullRematchMs / oneAdvisoryP50Ms),
+  // Other processes share this machine; the 1-minute load average shows how much.
+  loadAverage: [round(loadBefore), round(loadavg()[0]!)],
 }
 await store.close()
 if (!values.data) rmSync(dir, { recursive: true, force: true })

@@ -68,20 +68,27 @@ const QUEUE = 'assess:queue:'
 const SEQ = 'assess:seq'
 const queueKey = (seq: number) => `${QUEUE}${String(seq).padStart(12, '0')}`
 
+function newWork(kind: Work['kind'], items: readonly string[], causes: readonly string[]): Work {
+  // seq 0 = not stored yet; a stored work gets its seq from the counter when first written.
+  return { seq: 0, kind, items: [...new Set(items)].sort(), next: 0, causes: [...new Set(causes)], queuedAt: new Date().toISOString() }
+}
+
+function storeWork(store: Store, work: Work): void {
+  if (work.seq === 0) {
+    work.seq = ((store.meta.get(SEQ) as number | undefined) ?? 0) + 1
+    store.meta.putSync(SEQ, work.seq)
+  }
+  store.meta.putSync(queueKey(work.seq), work)
+}
+
 /**
- * Records a delta as pending work. Call it inside the transaction that changed the advisories to
- * close the window between import and re-assessment; applyDelta calls it otherwise.
+ * Records a delta as pending work. An importer calls it inside the transaction that changed the
+ * advisories, which closes the window between import and re-assessment: after a crash anywhere,
+ * `resumePending` finds the work. Works inside or outside a transaction (lmdb-js nests them).
  */
 export function queueWork(store: Store, kind: Work['kind'], items: readonly string[], causes: readonly string[] = []): void {
-  const write = () => {
-    const seq = ((store.meta.get(SEQ) as number | undefined) ?? 0) + 1
-    store.meta.putSync(SEQ, seq)
-    const work: Work = { seq, kind, items: [...new Set(items)].sort(), next: 0, causes: [...causes], queuedAt: new Date().toISOString() }
-    store.meta.putSync(queueKey(seq), work)
-  }
   if (items.length === 0) return
-  // lmdb-js nests transactionSync calls as child transactions, so this works inside and outside one.
-  store.root.transactionSync(write)
+  store.root.transactionSync(() => storeWork(store, newWork(kind, items, causes)))
 }
 
 export function pendingWork(store: Store): { seq: number; kind: string; items: number; next: number }[] {
@@ -91,16 +98,29 @@ export function pendingWork(store: Store): { seq: number; kind: string; items: n
   })
 }
 
-/** Re-assesses everything a feed delta touched (after any work left over from a crash). */
+/**
+ * Re-assesses everything a feed delta touched (after any work left over from a crash). The delta
+ * is written down only together with the first batch's findings, so a delta that fits one batch
+ * costs one commit; the caller keeps its own record of the delta until this returns (the daemon
+ * acks the feed message only then, the CLI's import queues it in the import's own transaction).
+ */
 export function applyDelta(store: Store, delta: DeltaInput, opts: ReassessOptions = {}): ReassessSummary {
-  queueWork(store, 'keys', delta.packageKeys, delta.ids ?? [])
-  return resumePending(store, opts)
+  const summary = resumePending(store, opts)
+  if (delta.packageKeys.length > 0) {
+    runWork(store, newWork('keys', delta.packageKeys, delta.ids ?? []), opts, summary)
+    summary.works++
+  }
+  return summary
 }
 
 /** Re-scores only the variants carrying a CVE whose EPSS or KEV value changed. */
 export function rescoreExploit(store: Store, changedCves: readonly string[], opts: ReassessOptions = {}): ReassessSummary {
-  queueWork(store, 'cves', changedCves, changedCves)
-  return resumePending(store, opts)
+  const summary = resumePending(store, opts)
+  if (changedCves.length > 0) {
+    runWork(store, newWork('cves', changedCves, changedCves), opts, summary)
+    summary.works++
+  }
+  return summary
 }
 
 /** Runs all queued work to the end, oldest first. */
@@ -156,8 +176,9 @@ function runWork(store: Store, work: Work, opts: ReassessOptions, summary: Reass
     const last = end >= work.items.length
     store.root.transactionSync(() => {
       for (const c of changes) writeVariantFindings(store, c.variant, c.before, c.after)
-      if (last) store.meta.removeSync(queueKey(work.seq))
-      else store.meta.putSync(queueKey(work.seq), { ...work, next: end })
+      if (last) {
+        if (work.seq !== 0) store.meta.removeSync(queueKey(work.seq))
+      } else storeWork(store, Object.assign(work, { next: end }))
     })
     summary.batches++
     summary.changedVariants += changes.length
@@ -238,8 +259,8 @@ export function diffFindings(before: readonly Finding[], after: readonly Finding
   const removed = [...old.values()]
   // Order-only differences still rewrite the stored list (image findings follow matchPackage order).
   if (added.length === 0 && removed.length === 0 && changed.length === 0) return same ? undefined : { added, removed, changed, causes: [] }
-  const causes = [...new Set([...added, ...removed, ...changed.map((c) => c.after)].map((f) => f.id))].sort()
-  return { added, removed, changed, causes }
+  const ids = [...new Set([...added, ...removed, ...changed.map((c) => c.after)].map((f) => f.id))].sort()
+  return { added, removed, changed, causes: ids }
 }
 
 /**

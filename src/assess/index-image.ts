@@ -32,8 +32,10 @@ export function indexImage(store: Store, inventory: Inventory, findings?: readon
 export function indexImages(store: Store, entries: readonly IndexEntry[], opts: IndexOptions = {}): void {
   const matcher = opts.matcher ?? defaultMatcher
   for (const e of entries) validate(e.inventory)
+  // Images of one batch share most packages (base layers): intern each distinct one once.
+  const interned = new Map<string, { id: number; variant: number }>()
   store.root.transactionSync(() => {
-    for (const e of entries) indexInTxn(store, e, matcher)
+    for (const e of entries) indexInTxn(store, e, matcher, interned)
   })
 }
 
@@ -60,7 +62,7 @@ function validate(inv: Inventory): void {
   }
 }
 
-function indexInTxn(store: Store, entry: IndexEntry, matcher: Matcher): void {
+function indexInTxn(store: Store, entry: IndexEntry, matcher: Matcher, interned: Map<string, { id: number; variant: number }>): void {
   const inv = entry.inventory
   const imageId = internImage(store, inv.image.digest)
   const previous = readImage(store, inv.image.digest)
@@ -68,8 +70,12 @@ function indexInTxn(store: Store, entry: IndexEntry, matcher: Matcher): void {
 
   const ids: number[] = []
   const posted = new Set<number>()
+  const osKey = JSON.stringify(inv.os ?? null)
   inv.packages.forEach((pkg, i) => {
-    const p = internPackage(store, pkg, inv.os, () => postingKeys(matcher, pkg, inv.os))
+    const memoKey = `${osKey}\n${JSON.stringify(pkg)}`
+    const memo = interned.get(memoKey)
+    const p = memo ? { ...memo, created: false, variantCreated: false } : internPackage(store, pkg, inv.os, () => postingKeys(matcher, pkg, inv.os))
+    if (!memo) interned.set(memoKey, { id: p.id, variant: p.variant })
     ids.push(p.id)
     if (p.variantCreated) {
       const found = given ? given[i]! : matcher.matchPackage(store, pkg, inv.os)
@@ -83,7 +89,8 @@ function indexInTxn(store: Store, entry: IndexEntry, matcher: Matcher): void {
     posted.add(p.id)
     for (const key of variantKeys(store, p.variant) ?? []) addPosting(store, key, p.variant, p.id, imageId)
   })
-  if (previous) unpost(store, previous, imageId, posted)
+  // Dropped records may sit in the batch memo: start it afresh rather than hand out a dead id.
+  if (previous && unpost(store, previous, imageId, posted)) interned.clear()
 
   const record: ImageRecord = {
     v: 1, id: imageId, image: inv.image, analyzerSet: inv.analyzerSet, createdAt: inv.createdAt, packages: encodeIds(ids),
@@ -93,7 +100,8 @@ function indexInTxn(store: Store, entry: IndexEntry, matcher: Matcher): void {
 }
 
 /** Drops an image's postings for packages it no longer has; packages and variants nobody holds go too. */
-function unpost(store: Store, rec: ImageRecord, imageId: number, keep: Set<number>): void {
+function unpost(store: Store, rec: ImageRecord, imageId: number, keep: Set<number>): boolean {
+  let dropped = false
   for (const id of new Set(decodeIds(rec.packages))) {
     if (keep.has(id)) continue
     const p = readPackage(store, id)
@@ -103,10 +111,12 @@ function unpost(store: Store, rec: ImageRecord, imageId: number, keep: Set<numbe
     const first = variant.keys[0]
     if (first === undefined || packageInUse(store, first, p.variant, id)) continue
     dropPackage(store, id, p, rec.os)
+    dropped = true
     if (variantInUse(store, first, p.variant)) continue
     dropVariantFindings(store, p.variant)
     dropVariant(store, p.variant, variant)
   }
+  return dropped
 }
 
 /**

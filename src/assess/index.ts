@@ -7,7 +7,7 @@
  *   imageFindings                       — an image's current findings
  */
 import type { Store } from '../store/env.js'
-import { applyDelta, rescoreExploit, resumePending, type ReassessOptions, type ReassessSummary } from './delta.js'
+import { queueWork, resumePending, type ReassessOptions, type ReassessSummary } from './delta.js'
 
 export { indexImage, indexImages, removeImage, type IndexEntry, type IndexOptions } from './index-image.js'
 export {
@@ -26,20 +26,16 @@ export interface ImportOutcome {
 }
 
 /**
- * What `vigil db import` (and the daemon's feed consumer) calls after importFeeds: re-assess the
- * images the advisory delta touched, then re-score findings whose CVE got new EPSS/KEV data.
+ * What `vigil db import` calls after importFeeds: re-assess the images the advisory delta touched,
+ * then re-score findings whose CVE got new EPSS/KEV data. Both are queued durably first (one
+ * commit), so a crash at any point after this starts is finished by `resumePending`; an importer
+ * that wants no window at all calls `queueWork` inside its own import transaction instead.
  */
 export function reassessAfterImport(store: Store, report: ImportOutcome, opts: ReassessOptions = {}): ReassessSummary {
-  const total = applyDelta(store, report.delta, opts)
   const cves = report.exploit?.changedCves ?? []
-  if (cves.length === 0) return total
-  const more = rescoreExploit(store, cves, opts)
-  return {
-    works: total.works + more.works,
-    items: total.items + more.items,
-    variants: total.variants + more.variants,
-    changedVariants: total.changedVariants + more.changedVariants,
-    events: total.events + more.events,
-    batches: total.batches + more.batches,
-  }
+  store.root.transactionSync(() => {
+    queueWork(store, 'keys', report.delta.packageKeys, report.delta.ids ?? [])
+    queueWork(store, 'cves', cves, cves)
+  })
+  return resumePending(store, opts)
 }

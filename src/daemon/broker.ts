@@ -6,10 +6,10 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { jetstreamManager } from '@nats-io/jetstream'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import { VigilError } from '../errors.js'
-import type { DaemonConfig } from './config.js'
+import { DEFAULTS, type DaemonConfig } from './config.js'
 import type { Logger } from './logger.js'
 
-export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222'
+export const DEFAULT_NATS_URL = DEFAULTS.natsProbeUrl
 
 export interface Broker {
   nc: NatsConnection
@@ -27,7 +27,7 @@ export interface Broker {
 export async function connectBroker(config: Readonly<DaemonConfig>, log: Logger): Promise<Broker> {
   if (config.natsUrl) return open(config.natsUrl, log)
   try {
-    return await open(DEFAULT_NATS_URL, log, { probe: true })
+    return await open(config.natsProbeUrl, log, { probe: true })
   } catch (err) {
     if (VigilError.is(err) && err.code === 'ERR_BROKER_NO_JETSTREAM') throw err
   }
@@ -88,7 +88,7 @@ export async function freeLoopbackPort(): Promise<number> {
 async function embed(config: Readonly<DaemonConfig>, log: Logger): Promise<Broker> {
   const bin = findExecutable(config.natsServerBin)
   if (!bin) {
-    throw new VigilError('ERR_CONFIG', `no NATS server answers at ${DEFAULT_NATS_URL} and there is no ${config.natsServerBin} binary to start one: install it (apt-get install nats-server) or pass --nats URL`)
+    throw new VigilError('ERR_CONFIG', `no NATS server answers at ${config.natsProbeUrl} and there is no ${config.natsServerBin} binary to start one: install it (apt-get install nats-server) or pass --nats URL`)
   }
   const storeDir = join(config.dataDir, 'nats')
   mkdirSync(storeDir, { recursive: true })
@@ -97,7 +97,7 @@ async function embed(config: Readonly<DaemonConfig>, log: Logger): Promise<Broke
   let stderr = ''
   child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)))
   const url = `nats://127.0.0.1:${port}`
-  log.warn({ nats: url, store: storeDir, pid: child.pid }, `no NATS server at ${DEFAULT_NATS_URL}: started an embedded nats-server -js (store ${storeDir})`)
+  log.warn({ nats: url, store: storeDir, pid: child.pid }, `no NATS server at ${config.natsProbeUrl}: started an embedded nats-server -js (store ${storeDir})`)
   const started = Date.now()
   for (;;) {
     if (child.exitCode !== null) throw new VigilError('ERR_BROKER', `the embedded nats-server exited with code ${child.exitCode}: ${stderr.trim()}`)

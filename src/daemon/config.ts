@@ -34,6 +34,8 @@ export interface DaemonConfig {
   logLevel: string
   /** The nats-server binary the embedded default runs. */
   natsServerBin: string
+  /** Where a broker is looked for before embedding one (DESIGN.md: nats://127.0.0.1:4222). */
+  natsProbeUrl: string
 }
 
 export const DEFAULTS = {
@@ -47,6 +49,7 @@ export const DEFAULTS = {
   retryMaxMs: 60_000,
   logLevel: 'info',
   natsServerBin: 'nats-server',
+  natsProbeUrl: 'nats://127.0.0.1:4222',
 } as const
 
 export type ServeFlags = Partial<Record<
@@ -122,6 +125,7 @@ export function parseDaemonConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = pr
     apiToken: env.VIGIL_API_TOKEN === '' ? undefined : env.VIGIL_API_TOKEN,
     logLevel,
     natsServerBin: env.VIGIL_NATS_SERVER ?? DEFAULTS.natsServerBin,
+    natsProbeUrl: natsUrl(env.VIGIL_NATS_PROBE_URL) ?? DEFAULTS.natsProbeUrl,
   }
   return deepFreeze(config)
 }

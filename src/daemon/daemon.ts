@@ -85,7 +85,8 @@ export async function startDaemon(config: Readonly<DaemonConfig>, log: Logger): 
     })()
 
     // Work a crash left in the re-assessment queue is finished before anything new.
-    const leftover = resumePending(store, { onChange: (e) => void publishFindingsChanged(js, e, { jobId: 'resume' }, 'msgpack').catch(() => undefined) })
+    const resumeId = `resume-${Date.now()}`
+    const leftover = resumePending(store, { onChange: (e) => void publishFindingsChanged(js, e, { jobId: resumeId }, 'msgpack').catch(() => undefined) })
     if (leftover.works > 0) log.info({ works: leftover.works }, 'finished re-assessment work interrupted by a previous stop')
 
     const http = config.http ? await createHttpServer({ config, store, metrics, nc, js, secretKey: secret.key, log, readiness }) : undefined

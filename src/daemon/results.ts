@@ -25,6 +25,8 @@ export interface ScanResult {
   findingsOmitted?: number
   error?: { code: string; message: string }
   deliveries?: number
+  /** The replica that answered. */
+  replica?: string
 }
 
 export interface ReassessResult {

@@ -51,6 +51,7 @@ export class JobWorker {
 
   private async run(consumer: Consumer): Promise<void> {
     const { config, log } = this.deps
+    let failures = 0
     while (!this.stopping) {
       const free = config.concurrency - this.inFlight.size
       if (free <= 0) {
@@ -60,10 +61,12 @@ export class JobWorker {
       try {
         const batch = await consumer.fetch({ max_messages: free, expires: 1_000 })
         for await (const m of batch) this.dispatch(m)
+        failures = 0
       } catch (err) {
         if (this.stopping) break
-        log.warn({ error: (err as Error).message }, 'pulling jobs failed; retrying')
-        await sleep(250)
+        // A broker outage fails every pull: back off (to 2 s) and log the first of a run only.
+        if (failures++ === 0) log.warn({ error: (err as Error).message }, 'pulling jobs failed; retrying until the broker answers')
+        await sleep(Math.min(2_000, 100 * 2 ** Math.min(failures, 5)))
       }
     }
   }
@@ -152,7 +155,7 @@ export class JobWorker {
     const outcome = await runScan(this.deps.scan, job, signal)
     // The inventory goes to the system of record before anyone is told the scan is done.
     if (!outcome.fromStore) await publishInventory(js, this.deps.maxPayload(), outcome.inventory)
-    const result = doneResult(job.id, outcome.inventory, outcome.findings, outcome.fromStore, deliveries)
+    const result = { ...doneResult(job.id, outcome.inventory, outcome.findings, outcome.fromStore, deliveries), replica: this.deps.config.replicaId }
     await publishScanResult(js, this.deps.maxPayload(), result, encoding)
     await ledger.record(job.id, { status: 'done', digest: outcome.inventory.image.digest, at: new Date().toISOString() })
   }
@@ -213,7 +216,7 @@ export class JobWorker {
   private async finishFailed(m: JsMsg, kind: 'scan' | 'reassess', jobId: string, encoding: Encoding, error: ErrorRecord, deliveries: number, deadLetter: boolean): Promise<void> {
     const { js, ledger } = this.deps
     if (deadLetter) await this.deps.deadLetter(m, error)
-    if (kind === 'scan') await publishScanResult(js, this.deps.maxPayload(), failedResult(jobId, error, deliveries), encoding)
+    if (kind === 'scan') await publishScanResult(js, this.deps.maxPayload(), { ...failedResult(jobId, error, deliveries), replica: this.deps.config.replicaId }, encoding)
     else await publishReassessResult(js, { v: 1, id: jobId, status: 'failed', error: { code: error.code, message: error.message } }, encoding)
     await ledger.record(jobId, { status: 'failed', at: new Date().toISOString() })
     m.term(error.code)

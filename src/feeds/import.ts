@@ -1,6 +1,6 @@
 import type { Store } from '../store/env.js'
-import { updateSourceMeta, writeRecordsInTxn } from '../store/advisories.js'
-import type { ExploitUpdate, ImportOptions, ImportReport } from '../match/index.js'
+import { updateSourceMeta, writeRecordsInTxn, type RecordOutcome } from '../store/advisories.js'
+import type { ExploitUpdate, FeedDelta, ImportOptions, ImportReport } from '../match/index.js'
 import type { AdvisoryRecord } from '../match/model.js'
 import { applyExploitData } from './exploit.js'
 import { readFeedPath } from './read.js'
@@ -37,21 +37,7 @@ export async function importFeeds(store: Store, paths: readonly string[], opts: 
     if (batch.length === 0) return
     const records = batch
     batch = []
-    const { outcomes, touched } = store.root.transactionSync(() => {
-      const result = writeRecordsInTxn(store, records)
-      // Source counters change in the same transaction as the records they count.
-      const perSource = new Map<string, { net: number; lastModified?: string }>()
-      result.outcomes.forEach((outcome, i) => {
-        const r = records[i]!
-        const s = perSource.get(r.source) ?? { net: 0 }
-        if (outcome === 'added') s.net++
-        if (outcome === 'withdrawn') s.net--
-        if (r.modified && (!s.lastModified || r.modified > s.lastModified)) s.lastModified = r.modified
-        perSource.set(r.source, s)
-      })
-      for (const [source, s] of perSource) updateSourceMeta(store, source, s.net, s.lastModified)
-      return result
-    })
+    const { outcomes, touched } = writeBatch(store, records)
     outcomes.forEach((outcome, i) => {
       const r = records[i]!
       if (outcome === 'added' || outcome === 'changed') {
@@ -108,12 +94,41 @@ export async function importFeeds(store: Store, paths: readonly string[], opts: 
   return report
 }
 
+/** One atomic batch: the records and the per-source counters that count them, in one transaction. */
+function writeBatch(store: Store, records: readonly AdvisoryRecord[]): { outcomes: RecordOutcome[]; touched: Set<string> } {
+  return store.root.transactionSync(() => {
+    const result = writeRecordsInTxn(store, records)
+    const perSource = new Map<string, { net: number; lastModified?: string }>()
+    result.outcomes.forEach((outcome, i) => {
+      const r = records[i]!
+      const s = perSource.get(r.source) ?? { net: 0 }
+      if (outcome === 'added') s.net++
+      if (outcome === 'withdrawn') s.net--
+      if (r.modified && (!s.lastModified || r.modified > s.lastModified)) s.lastModified = r.modified
+      perSource.set(r.source, s)
+    })
+    for (const [source, s] of perSource) updateSourceMeta(store, source, s.net, s.lastModified)
+    return result
+  })
+}
+
 /**
- * Writes already-converted records (test adapters, future feed converters) in one transaction.
- * Same delta rules as importFeeds.
+ * Writes already-converted records (the daemon's feed-delta consumer, test adapters) as one
+ * atomic batch. Same outcome and delta rules as importFeeds.
  */
-export function importRecords(store: Store, records: readonly AdvisoryRecord[]): { added: number; changed: number; withdrawn: number; packageKeys: string[] } {
-  const { outcomes, touched } = store.root.transactionSync(() => writeRecordsInTxn(store, records))
-  const count = (o: string) => outcomes.filter((x) => x === o).length
-  return { added: count('added'), changed: count('changed'), withdrawn: count('withdrawn'), packageKeys: [...touched].sort() }
+export function importRecords(store: Store, records: readonly AdvisoryRecord[]): { added: number; changed: number; unchanged: number; withdrawn: number; packageKeys: string[]; delta: FeedDelta } {
+  const { outcomes, touched } = writeBatch(store, records)
+  const delta: FeedDelta = { changed: [], withdrawn: [], ids: [], packageKeys: [...touched].sort() }
+  const ids = new Set<string>()
+  const counts = { added: 0, changed: 0, unchanged: 0, withdrawn: 0 }
+  outcomes.forEach((outcome, i) => {
+    const r = records[i]!
+    if (outcome === 'added' || outcome === 'changed') delta.changed.push(r.key)
+    if (outcome === 'withdrawn') delta.withdrawn.push(r.key)
+    if (outcome === 'absent') counts.unchanged++
+    else counts[outcome]++
+    if (outcome !== 'unchanged' && outcome !== 'absent') ids.add(r.id)
+  })
+  delta.ids = [...ids].sort()
+  return { ...counts, packageKeys: delta.packageKeys, delta }
 }

@@ -3,13 +3,14 @@ import { open, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createGunzip } from 'node:zlib'
 import { Readable } from 'node:stream'
-import { Unzip, UnzipInflate, gunzipSync } from 'fflate'
+import { Unzip, gunzipSync } from 'fflate'
 import { alpineSecdbToItems } from './alpine.js'
 import { debianTrackerToItems, looksLikeDebianTracker } from './debian.js'
 import { epssToItems, kevToItems } from './exploit.js'
 import { splitLines, textLines } from './lines.js'
 import { nodejsWgToItems } from './nodejs.js'
 import { osvToItems } from './osv.js'
+import { nativeInflate } from './zip-inflate.js'
 import { recordError, type FeedFormat, type FeedItem, type ReadLimits } from './types.js'
 
 export type ReadItem = FeedItem | { kind: 'file'; file: string; format: FeedFormat }
@@ -98,7 +99,7 @@ async function* readFeedFile(file: string, knownSize: number | undefined, limits
     return
   }
   if (head[0] === 0x1f && head[1] === 0x8b) {
-    yield* readGzip(file, head, limits)
+    yield* readGzip(file, limits)
     return
   }
   if (size > limits.maxFileBytes) {
@@ -111,7 +112,8 @@ async function* readFeedFile(file: string, knownSize: number | undefined, limits
     yield recordError('ERR_FEED_FORMAT_UNKNOWN', file, 'not OSV JSON/NDJSON/zip, Alpine secdb, Debian tracker JSON, npm advisory, EPSS CSV or KEV JSON')
     return
   }
-  if (format === 'osv-json' && size > limits.maxRecordBytes) {
+  // One record per file is held to the record limit; an array of records only to the file limit.
+  if (format === 'osv-json' && !text.startsWith('[') && size > limits.maxRecordBytes) {
     yield recordError('ERR_FEED_RECORD_TOO_LARGE', file, `OSV record is ${size} bytes, over the ${limits.maxRecordBytes}-byte record limit; not read`)
     return
   }
@@ -210,7 +212,7 @@ async function* readNdjson(chunks: AsyncIterable<Uint8Array>, file: string, limi
 }
 
 /** gzip: EPSS ships as .csv.gz; anything else gzipped is read (bounded) and detected again. */
-async function* readGzip(file: string, _head: Buffer, limits: ReadLimits): AsyncGenerator<ReadItem> {
+async function* readGzip(file: string, limits: ReadLimits): AsyncGenerator<ReadItem> {
   const stream = createReadStream(file).pipe(createGunzip())
   const lines = textLines(stream as AsyncIterable<Uint8Array>)
   const first = await lines.next().catch((err: Error) => err)
@@ -289,7 +291,8 @@ async function* readZip(file: string, limits: ReadLimits): AsyncGenerator<ReadIt
       const where = `${file}!${entry.name}`
       if (err) {
         open.delete(entry.name)
-        queue.push(recordError('ERR_FEED_UNREADABLE', where, `zip entry: ${err.message}`))
+        const tooLarge = (err as { tooLarge?: boolean }).tooLarge === true
+        queue.push(recordError(tooLarge ? 'ERR_FEED_RECORD_TOO_LARGE' : 'ERR_FEED_UNREADABLE', where, tooLarge ? `${err.message}; skipped` : `zip entry: ${err.message}`))
         return
       }
       size += chunk.length
@@ -311,7 +314,7 @@ async function* readZip(file: string, limits: ReadLimits): AsyncGenerator<ReadIt
     }
     entry.start()
   })
-  unzip.register(UnzipInflate)
+  unzip.register(nativeInflate(limits.maxRecordBytes))
   let tail = Buffer.alloc(0)
   try {
     for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {

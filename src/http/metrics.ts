@@ -7,16 +7,29 @@ import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks'
  */
 export type JobOutcome = 'done' | 'failed' | 'retried' | 'dead_lettered' | 'duplicate' | 'invalid' | 'interrupted'
 
+// The histogram records whole timer intervals (resolution + delay); the lag is the part beyond it.
+const LOOP_RESOLUTION_MS = 10
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300]
 
+const LAG_BUCKETS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
+
 class Histogram {
-  readonly counts = new Array<number>(DURATION_BUCKETS.length).fill(0)
+  readonly counts: number[]
   sum = 0
   count = 0
-  observe(seconds: number): void {
-    this.sum += seconds
+  constructor(readonly buckets: readonly number[]) {
+    this.counts = new Array<number>(buckets.length).fill(0)
+  }
+  observe(value: number): void {
+    this.sum += value
     this.count++
-    for (let i = 0; i < DURATION_BUCKETS.length; i++) if (seconds <= DURATION_BUCKETS[i]!) this.counts[i]!++
+    for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]!) this.counts[i]!++
+  }
+  lines(name: string, labels: string): string[] {
+    const sep = labels ? ',' : ''
+    const out = this.buckets.map((b, i) => `${name}_bucket{${labels}${sep}le="${b}"} ${this.counts[i]}`)
+    out.push(`${name}_bucket{${labels}${sep}le="+Inf"} ${this.count}`, `${name}_sum${labels ? `{${labels}}` : ''} ${this.sum}`, `${name}_count${labels ? `{${labels}}` : ''} ${this.count}`)
+    return out
   }
 }
 
@@ -32,6 +45,9 @@ export class Metrics {
   private readonly jobs = new Map<string, number>()
   private readonly durations = new Map<string, Histogram>()
   private readonly loop: IntervalHistogram
+  /** The same lag as a cumulative histogram, which (unlike percentiles) can be diffed between scrapes. */
+  private readonly lag = new Histogram(LAG_BUCKETS)
+  private readonly lagTimer: NodeJS.Timeout
   feedDeltas = 0
   findingsEvents = 0
   inventoriesReplicated = 0
@@ -39,8 +55,14 @@ export class Metrics {
   sources: GaugeSources | undefined
 
   constructor() {
-    this.loop = monitorEventLoopDelay({ resolution: 10 })
+    this.loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS })
     this.loop.enable()
+    let expected = performance.now() + LOOP_RESOLUTION_MS
+    this.lagTimer = setInterval(() => {
+      const now = performance.now()
+      this.lag.observe(Math.max(0, now - expected) / 1000)
+      expected = now + LOOP_RESOLUTION_MS
+    }, LOOP_RESOLUTION_MS).unref()
   }
 
   job(kind: string, outcome: JobOutcome, seconds?: number): void {
@@ -48,7 +70,7 @@ export class Metrics {
     this.jobs.set(key, (this.jobs.get(key) ?? 0) + 1)
     if (seconds !== undefined && (outcome === 'done' || outcome === 'failed' || outcome === 'dead_lettered')) {
       let h = this.durations.get(kind)
-      if (!h) this.durations.set(kind, (h = new Histogram()))
+      if (!h) this.durations.set(kind, (h = new Histogram(DURATION_BUCKETS)))
       h.observe(seconds)
     }
   }
@@ -59,7 +81,7 @@ export class Metrics {
 
   /** Event-loop delay percentile in milliseconds since the last reset. */
   loopDelayMs(percentile: number): number {
-    return this.loop.percentile(percentile) / 1e6
+    return Math.max(0, this.loop.percentile(percentile) / 1e6 - LOOP_RESOLUTION_MS)
   }
 
   resetLoopDelay(): void {
@@ -68,6 +90,7 @@ export class Metrics {
 
   close(): void {
     this.loop.disable()
+    clearInterval(this.lagTimer)
   }
 
   render(): string {
@@ -80,11 +103,7 @@ export class Metrics {
       return `vigil_jobs_total{kind="${kind}",outcome="${outcome}"} ${v}`
     }))
     const hist: string[] = []
-    for (const [kind, h] of this.durations) {
-      DURATION_BUCKETS.forEach((b, i) => hist.push(`vigil_job_duration_seconds_bucket{kind="${kind}",le="${b}"} ${h.counts[i]}`))
-      hist.push(`vigil_job_duration_seconds_bucket{kind="${kind}",le="+Inf"} ${h.count}`)
-      hist.push(`vigil_job_duration_seconds_sum{kind="${kind}"} ${h.sum}`, `vigil_job_duration_seconds_count{kind="${kind}"} ${h.count}`)
-    }
+    for (const [kind, h] of this.durations) hist.push(...h.lines('vigil_job_duration_seconds', `kind="${kind}"`))
     metric('vigil_job_duration_seconds', 'histogram', 'Time from a job\'s delivery to its ack or term.', hist)
     metric('vigil_feed_deltas_total', 'counter', 'Feed deltas applied.', [`vigil_feed_deltas_total ${this.feedDeltas}`])
     metric('vigil_findings_changed_total', 'counter', 'FindingsChanged events published.', [`vigil_findings_changed_total ${this.findingsEvents}`])
@@ -103,8 +122,9 @@ export class Metrics {
     metric('vigil_event_loop_lag_seconds', 'gauge', 'Event-loop delay percentiles (perf_hooks monitorEventLoopDelay).', [
       `vigil_event_loop_lag_seconds{quantile="0.5"} ${lag(50)}`,
       `vigil_event_loop_lag_seconds{quantile="0.99"} ${lag(99)}`,
-      `vigil_event_loop_lag_seconds{quantile="1"} ${this.loop.count > 0 ? this.loop.max / 1e9 : 0}`,
+      `vigil_event_loop_lag_seconds{quantile="1"} ${this.loop.count > 0 ? Math.max(0, this.loop.max / 1e6 - LOOP_RESOLUTION_MS) / 1000 : 0}`,
     ])
+    metric('vigil_event_loop_lag_histogram_seconds', 'histogram', `How late a ${LOOP_RESOLUTION_MS} ms timer fires: event-loop lag samples.`, this.lag.lines('vigil_event_loop_lag_histogram_seconds', ''))
     return out.join('\n') + '\n'
   }
 }

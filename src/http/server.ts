@@ -9,6 +9,7 @@ import type { Store } from '../store/env.js'
 import { healthRoutes } from './health.js'
 import { harborPlugin } from './harbor/plugin.js'
 import type { Metrics } from './metrics.js'
+import { queryRoutes } from './query-routes.js'
 
 /** What every route plugin is given (the Harbor adapter included): no globals, no second connection. */
 export interface HttpServices {
@@ -30,6 +31,7 @@ export interface HttpServices {
  */
 const ROUTE_PLUGINS: { plugin: FastifyPluginAsync<HttpServices>; prefix?: string }[] = [
   { plugin: healthRoutes },
+  { plugin: queryRoutes, prefix: '/api/v1/query' },
   { plugin: harborPlugin },
 ]
 
@@ -44,12 +46,18 @@ export async function createHttpServer(services: HttpServices): Promise<FastifyI
   })
   const token = services.config.apiToken
   if (token !== undefined) {
-    const expected = Buffer.from(`Bearer ${token}`)
+    const expected = Buffer.from(token)
+    // Constant-time compare, so the token cannot be guessed byte by byte from response times.
+    const matches = (value: string | undefined) => {
+      const given = Buffer.from(value ?? '')
+      return given.length === expected.length && timingSafeEqual(given, expected)
+    }
     app.addHook('onRequest', async (req, reply) => {
       if (PUBLIC_PATHS.has(req.url.split('?')[0]!)) return
-      const given = Buffer.from(req.headers.authorization ?? '')
-      // Constant-time compare, so the token cannot be guessed byte by byte from response times.
-      if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1]
+      // Harbor can also send the token as X-ScannerAdapter-API-Key (its scanner registration option).
+      const apiKey = req.headers['x-scanneradapter-api-key']
+      if (!matches(bearer) && !matches(typeof apiKey === 'string' ? apiKey : undefined)) {
         return reply.code(401).header('www-authenticate', 'Bearer realm="vigil"').send({ error: { code: 'ERR_UNAUTHORIZED', message: 'a valid bearer token is required (VIGIL_API_TOKEN)' } })
       }
     })

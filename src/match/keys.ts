@@ -24,6 +24,19 @@ const LANGUAGE_ALIASES: Record<string, string> = {
  * → `Debian:12`), Alpine by branch (`Alpine:3.19.1` → `Alpine:v3.19`).
  */
 export function normalizeEcosystem(ecosystem: string): string {
+  // Called for every package matched; an inventory has a handful of distinct ecosystems.
+  let hit = normalized.get(ecosystem)
+  if (hit === undefined) {
+    hit = normalizeUncached(ecosystem)
+    if (normalized.size > 10_000) normalized.clear()
+    normalized.set(ecosystem, hit)
+  }
+  return hit
+}
+
+const normalized = new Map<string, string>()
+
+function normalizeUncached(ecosystem: string): string {
   const lang = LANGUAGE_ALIASES[ecosystem.toLowerCase()]
   if (lang) return lang
   const colon = ecosystem.indexOf(':')
@@ -40,7 +53,8 @@ export function normalizeEcosystem(ecosystem: string): string {
       return branch ? `Alpine:v${branch[1]}.${branch[2]}` : `Alpine:${release}`
     }
     case 'ubuntu':
-      return `Ubuntu:${release}`
+      // osv.dev writes `Ubuntu:22.04:LTS`; the release is what packages carry. Pro (ESM) stays distinct.
+      return `Ubuntu:${release.replace(/:LTS$/, '')}`
     default:
       return ecosystem
   }

@@ -19,8 +19,8 @@ export function matchPackage(store: Store, pkg: Package, os?: OsInfo): Finding[]
 }
 
 function matchWith(store: Store, cache: ReadCache, pkg: Package, os?: OsInfo): Finding[] {
-  // A language package whose files an OS package owns is the OS package's to report (as Trivy does).
-  if (pkg.osOwned) return []
+  // OS-owned language packages reach here only when the inventory was built with
+  // includeOsOwned (finalizeInventory drops them otherwise): then they are matched like any other.
   const findings: Finding[] = []
   // Allocated on the first finding only: most packages have none, and this runs per package.
   let seenIds: Set<string> | undefined
@@ -48,8 +48,18 @@ export function matchInventory(store: Store, inventory: Pick<Inventory, 'package
   return out
 }
 
+/** PYSEC records list hundreds of versions; a Set per (cached, immutable) compiled advisory. */
+const versionSets = new WeakMap<CompiledAdvisory, Set<string>>()
+
+function listed(adv: CompiledAdvisory, version: string): boolean {
+  if (adv.versions.length < 16) return adv.versions.includes(version)
+  let set = versionSets.get(adv)
+  if (!set) versionSets.set(adv, (set = new Set(adv.versions)))
+  return set.has(version)
+}
+
 export function affects(adv: CompiledAdvisory, version: string): boolean {
-  if (adv.versions.includes(version)) return true
+  if (listed(adv, version)) return true
   for (const range of adv.ranges) {
     const cmp = comparatorFor(adv.ecosystem, range.type)
     if (cmp && inRange(version, range, cmp)) return true
@@ -57,11 +67,15 @@ export function affects(adv: CompiledAdvisory, version: string): boolean {
   return false
 }
 
+/** Severity depends on the compiled advisory alone; computed once per cached advisory. */
+const ratings = new WeakMap<CompiledAdvisory, ReturnType<typeof severityOf> & { best: ReturnType<typeof preferredCvss> }>()
+
 function toFinding(store: Store, cache: ReadCache, adv: CompiledAdvisory, pkg: Package): Finding {
   const state: FixState = adv.state ?? (adv.fixed.length > 0 ? 'fixed' : 'affected')
-  const { severity, source } = severityOf(adv)
+  let rated = ratings.get(adv)
+  if (!rated) ratings.set(adv, (rated = { ...severityOf(adv), best: preferredCvss(adv.cvss) }))
+  const { severity, source, best } = rated
   const exploit = readExploit(store, adv.id, adv.aliases, cache)
-  const best = preferredCvss(adv.cvss)
   const finding: Finding = {
     id: adv.id,
     // copies: the compiled advisory is shared with the read cache

@@ -26,7 +26,15 @@ export function tempStore(): TempStore {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-assess-'))
   const store = openStore(dir, { mapSize: 2 * 1024 ** 3 })
   ensureSchema(store)
-  return { dir, store, done: async () => { await store.close(); rmSync(dir, { recursive: true, force: true }) } }
+  const t: TempStore = {
+    dir,
+    store,
+    done: async () => {
+      await t.store.close().catch(() => undefined)
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+  return t
 }
 
 /** Imports OSV records (as one NDJSON file) plus real feed files; returns the import report. */

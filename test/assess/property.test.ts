@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { indexImages, reassessAfterImport, removeImage, imageFindings, type FindingsChanged } from '../../src/assess/index.js'
+import { applyDelta, indexImages, reassessAfterImport, removeImage, imageFindings, type FindingsChanged } from '../../src/assess/index.js'
 import { matchInventory } from '../../src/match/matcher.js'
 import type { Finding } from '../../src/match/types.js'
 import { fleet, mutateRecord, pick, seeded } from '../../bench/reassess-fleet.js'
@@ -34,7 +34,10 @@ describe.skipIf(!HAS_SHARED)('index-driven re-assessment equals a full re-match'
           const added = held.filter(() => rng() < 0.3)
           const report = await importRecords(t, [...changed, ...added], `delta-${round}`)
           const events: FindingsChanged[] = []
-          reassessAfterImport(t.store, report, { onChange: (e) => events.push(e), batchSize: 1 + Math.floor(rng() * 40) })
+          const opts = { onChange: (e: FindingsChanged) => events.push(e), batchSize: 1 + Math.floor(rng() * 40) }
+          // Both entry points: the CLI's (queued first) and the daemon's (one commit per batch).
+          if (round % 2 === 0) reassessAfterImport(t.store, report, opts)
+          else applyDelta(t.store, report.delta, opts)
           expect(mismatches(t.store, live)).toEqual([])
           totalEvents += events.length
           // Events are exact: before + added − removed (± changed) = after, image by image.

@@ -111,6 +111,10 @@ describe.skipIf(!HAS_NATS_SERVER || !HAS_SMALL_IMAGE)('daemon crash and broker r
       expect({ status: r.body.status, digest: r.digest }).toEqual({ status: firstSeen.body.status, digest: firstSeen.digest })
       expect(r.body.status).toBe('done')
     }
+
+    // The feed consumer came through the restart too.
+    await client.publish('vigil.feed.delta', { withdrawn: ['GHSA-none-none-none'] })
+    await daemon.waitFor((l) => l.msg === 'feed delta applied' && l.withdrawn === 1, 20_000)
     expect(await daemon.stop()).toBe(0)
   }, 60_000)
 })

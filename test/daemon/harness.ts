@@ -48,7 +48,8 @@ export interface DaemonProcess {
 }
 
 export interface DaemonOptions {
-  natsUrl: string
+  /** Always a test's own server; undefined only for the embedded-default tests (which set VIGIL_NATS_PROBE_URL). */
+  natsUrl: string | undefined
   dataDir?: string
   args?: string[]
   env?: NodeJS.ProcessEnv
@@ -61,7 +62,7 @@ export async function tempDir(prefix: string): Promise<string> {
 export async function startDaemonProcess(opts: DaemonOptions): Promise<DaemonProcess> {
   const dataDir = opts.dataDir ?? (await tempDir('vigil-daemon-'))
   const port = await freePort()
-  const args = [join(ROOT, 'bin', 'vigil.js'), 'serve', '--nats', opts.natsUrl, '--data', dataDir, '--http', `127.0.0.1:${port}`, '--workers', '1', ...(opts.args ?? [])]
+  const args = [join(ROOT, 'bin', 'vigil.js'), 'serve', ...(opts.natsUrl ? ['--nats', opts.natsUrl] : []), '--data', dataDir, '--http', `127.0.0.1:${port}`, '--workers', '1', ...(opts.args ?? [])]
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     stdio: ['ignore', 'ignore', 'pipe'],

@@ -2,7 +2,7 @@ import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, readdirSync, r
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { once } from 'node:events'
-import { zipSync } from 'fflate'
+import { Zip, ZipDeflate, zipSync } from 'fflate'
 import { afterAll, describe, expect, it } from 'vitest'
 import { HAS_SHARED, noteSharedMissing, sharedPath } from '../helpers/shared.js'
 import { importFeeds } from '../../src/match/index.js'
@@ -62,6 +62,34 @@ describe.skipIf(!HAS_SHARED)('bad feeds: clear errors, the rest lands', () => {
       expect(report.added).toBe(20)
       expect(report.errors.map((e) => e.code)).toEqual(['ERR_FEED_RECORD_TOO_LARGE'])
       expect(report.errors[0]!.file).toContain('BIG.json')
+    } finally {
+      await t.done()
+    }
+  })
+
+  it('stops a zip bomb whose sizes are hidden in data descriptors at the record limit', async () => {
+    // Streaming zip writers put sizes after the data, so the reader only learns them by inflating.
+    const [good] = goRecords(1)
+    const chunks: Uint8Array[] = []
+    const zip = new Zip((err, data) => {
+      if (err) throw err
+      chunks.push(data)
+    })
+    const add = (name: string, body: Uint8Array) => {
+      const f = new ZipDeflate(name, { level: 9 })
+      zip.add(f)
+      f.push(body, true)
+    }
+    add('bomb.json', new TextEncoder().encode(`{"id":"BOMB-1","details":"${'z'.repeat(50 * 1024 * 1024)}"}`))
+    add(good!.name, new TextEncoder().encode(good!.text))
+    zip.end()
+    const path = join(work, 'bomb.zip')
+    writeFileSync(path, Buffer.concat(chunks))
+    const t = tempStore()
+    try {
+      const report = await importFeeds(t.store, [path], { maxRecordBytes: 1024 * 1024 })
+      expect(report.errors.map((e) => `${e.code} ${e.file.split('!').pop()}`)).toEqual(['ERR_FEED_RECORD_TOO_LARGE bomb.json'])
+      expect(report.added).toBe(1)
     } finally {
       await t.done()
     }

@@ -45,7 +45,7 @@ export function tarStream(entries: EntrySpec[]): Readable {
         const block = Buffer.alloc(1024 * 1024)
         for (let left = e.zeros; left > 0; left -= block.length) {
           const chunk = left >= block.length ? block : block.subarray(0, left)
-          if (!sink.write(chunk)) await new Promise((r) => sink.once('drain', r))
+          if (!sink.write(chunk)) await new Promise<void>((r) => sink.once('drain', () => r()))
         }
         await new Promise<void>((resolve, reject) => sink.end((err?: Error | null) => (err ? reject(err) : resolve())))
       } else if (type === 'file') {

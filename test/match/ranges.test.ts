@@ -57,6 +57,14 @@ describe('OSV range evaluation', () => {
     expect(ids(osPkg('Debian:11', 'libssl3', '3.0.9-1', 'openssl'))).toEqual([])
   })
 
+  it('normalises release spellings on both sides', async () => {
+    const { storeKey } = await import('../../src/match/index.js')
+    expect(storeKey('Ubuntu:22.04:LTS', 'openssl')).toBe(storeKey('Ubuntu:22.04', 'openssl'))
+    expect(storeKey('Alpine:3.19.1', 'musl')).toBe('Alpine:v3.19\0musl')
+    expect(storeKey('Debian:12.5', 'glibc')).toBe('Debian:12\0glibc')
+    expect(storeKey('pypi', 'Flask_Cors')).toBe('PyPI\0flask-cors')
+  })
+
   it('an unparsable installed version is not affected (and does not throw)', () => {
     expect(ids(langPkg('npm', 'pkg-b', 'not-a-version'))).toEqual([])
   })

@@ -77,6 +77,16 @@ describe('risk score', () => {
     expect(order).toEqual([...order].sort((a, b) => b - a))
   })
 
+  it('gives the values docs/risk.md shows', () => {
+    expect([
+      riskScore({ severity: 'CRITICAL', cvssScore: 10, kev: true, state: 'fixed' }),
+      riskScore({ severity: 'CRITICAL', cvssScore: 9.8, epss: 0.5, state: 'fixed' }),
+      riskScore({ severity: 'HIGH', cvssScore: 7.5, epss: 0.01, state: 'fixed' }),
+      riskScore({ severity: 'HIGH', cvssScore: 7.5, state: 'affected' }),
+      riskScore({ severity: 'NEGLIGIBLE', state: 'wont-fix' }),
+    ]).toEqual([100, 78, 28, 20, 1])
+  })
+
   it('KEV outranks a high EPSS at equal impact', () => {
     expect(riskScore({ ...base, kev: true, epss: 0 })).toBeGreaterThan(riskScore({ ...base, epss: 0.5 }))
   })

@@ -132,7 +132,9 @@ async function topLayerFile(ociDir: string, layers: readonly string[], path: str
     extract.on('entry', (header, stream, next) => {
       const chunks: Buffer[] = []
       const name = header.name.replace(/^\.?\//, '')
-      stream.on('data', (c: Buffer) => name === path && chunks.push(c))
+      stream.on('data', (c: unknown) => {
+        if (name === path) chunks.push(c as Buffer)
+      })
       stream.on('end', () => {
         if (name === path) found = Buffer.concat(chunks).toString('utf8')
         next()

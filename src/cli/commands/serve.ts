@@ -29,7 +29,8 @@ Options:
 Environment: NATS_URL, VIGIL_DATA, VIGIL_HTTP, VIGIL_REPLICA_ID, VIGIL_API_TOKEN (bearer token
 for every HTTP route but /healthz and /readyz), VIGIL_SECRET_KEY (32 bytes, base64 or hex; the
 key that decrypts registry credentials in jobs: every replica needs the same one),
-VIGIL_LOG_LEVEL, VIGIL_NATS_SERVER (the nats-server binary for the embedded default).
+VIGIL_LOG_LEVEL, VIGIL_NATS_SERVER (the nats-server binary for the embedded default),
+VIGIL_NATS_PROBE_URL (where a broker is looked for first, default nats://127.0.0.1:4222).
 Details: docs/configuration.md, messages: docs/messages.md.`
 
 const str = { type: 'string' } as const

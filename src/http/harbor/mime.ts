@@ -37,7 +37,7 @@ const KNOWN_UNPRODUCED = [MIME.VULN_NATIVE_V10, MIME.VULN_RAW]
 export function normalizeMediaType(text: string): string | undefined {
   const [head, ...params] = text.split(';')
   const type = head!.trim().toLowerCase()
-  if (!/^[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+*-]+$/.test(type)) return undefined
+  if (!/^[a-z0-9!#$&^_.+*-]+\/[a-z0-9!#$&^_.+*-]+$/.test(type)) return undefined
   const pairs: string[] = []
   for (const p of params) {
     const eq = p.indexOf('=')

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto'
-import { jetstream } from '@nats-io/jetstream'
+import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import type { NatsConnection, Subscription } from '@nats-io/transport-node'
 import type { FastifyBaseLogger, FastifyPluginAsync, FastifyReply } from 'fastify'
 import { encode, type ScanJob } from '../../daemon/messages.js'
-import { SUBJECTS } from '../../daemon/subjects.js'
+import { STREAMS, SUBJECTS } from '../../daemon/subjects.js'
 import { encryptSecret } from '../../secrets.js'
 import type { Store } from '../../store/env.js'
 import { metadata } from './metadata.js'
@@ -70,8 +70,21 @@ export const harborPlugin: FastifyPluginAsync<HarborServices> = async (app, serv
     return fail(reply, 500, message)
   })
 
+  // The database changes by `vigil db import` (the store's feed metadata) and by deltas on
+  // VIGIL_FEED (the stream's last message time); the newer of the two is the database's age.
+  const databaseUpdatedAt = async (): Promise<string | undefined> => {
+    const [imported, streamed] = await Promise.all([
+      source.databaseUpdatedAt(),
+      jetstreamManager(nc, { timeout: 1_000 })
+        .then((jsm) => jsm.streams.info(STREAMS.feed))
+        .then((info) => (info.state.messages > 0 ? new Date(info.state.last_ts).toISOString() : undefined))
+        .catch(() => undefined),
+    ])
+    return [imported, streamed].filter((t): t is string => !!t).sort().pop()
+  }
+
   app.get('/api/v1/metadata', async (req, reply) => {
-    const body = metadata(await source.databaseUpdatedAt())
+    const body = metadata(await databaseUpdatedAt())
     // We carry v1.2 fields; a client asking for the v1.1 metadata MIME gets that label.
     const type = /version\s*=\s*1\.1/.test(req.headers.accept ?? '') ? MIME.METADATA_V11 : MIME.METADATA_V10
     return reply.type(type).send(Buffer.from(JSON.stringify(body)))
@@ -133,7 +146,14 @@ export const harborPlugin: FastifyPluginAsync<HarborServices> = async (app, serv
     if (!state) return fail(reply, 404, `cannot find scan request ${req.params.id.slice(0, 80)}`)
     if (state.status === 'queued' || state.status === 'running') return reply.code(302).header('Refresh-After', refreshAfter).send()
     if (state.status === 'failed') return fail(reply, 500, state.error ?? 'the scan failed')
-    const rendered = await source.render({ digest: state.digest, artifact: state.artifact, kind: wanted.kind, ...(sbomMediaType ? { sbomMediaType } : {}) })
+    let rendered
+    try {
+      rendered = await source.render({ digest: state.digest, artifact: state.artifact, kind: wanted.kind, ...(sbomMediaType ? { sbomMediaType } : {}) })
+    } catch (err) {
+      // No daemon answered (restarting, or none up yet): the report exists, so Harbor should come back.
+      if (/no responders|timeout/i.test((err as Error).message)) return reply.code(302).header('Refresh-After', refreshAfter).send()
+      throw err
+    }
     if (!rendered.ok) {
       if (Date.now() - Date.parse(state.updatedAt) < INDEX_LAG_MS) return reply.code(302).header('Refresh-After', refreshAfter).send()
       return fail(reply, 500, `${state.digest} is no longer in the index; scan it again`)
