@@ -23,6 +23,7 @@ export function asDigest(value: string): Digest {
  * `Ubuntu:22.04`, `Red Hat`, …); language ones are fixed strings.
  */
 export type LanguageEcosystem = 'npm' | 'PyPI' | 'Go' | 'Maven' | 'crates.io' | 'RubyGems' | 'Packagist' | 'NuGet'
+  | 'ConanCenter' | 'Pub' | 'Hex' | 'SwiftURL' | 'CocoaPods'
 export type Ecosystem = LanguageEcosystem | (string & {})
 
 export type PackageKind = 'os' | 'lang'

@@ -14,6 +14,11 @@ export interface FileInfo {
 export interface ParseContext extends FileInfo {
   /** Digest of the layer being analysed (absent when parsing a loose file, e.g. in tests). */
   readonly layer?: string
+  /**
+   * Reads a file relative to this one's folder (`go.sum` beside `go.mod`), or undefined when it is
+   * absent. Only source-tree callers give it; lockfile readers whose format spans two files use it.
+   */
+  readonly readRelative?: (relativePath: string) => Uint8Array | undefined
 }
 
 /**

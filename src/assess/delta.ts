@@ -11,8 +11,8 @@ import { defaultMatcher, type Matcher } from './matcher.js'
  * the queue cursor, so after a crash `resumePending` carries on from the first uncommitted batch
  * and ends exactly where an uninterrupted run would (re-matching is idempotent).
  *
- * Per batch: the distinct variants under the batch's keys are re-matched (one matchPackage call
- * per variant, however many images hold it), each variant's findings are diffed, changed ones are
+ * Per batch: the distinct variants under the batch's keys that a delta advisory affects (before
+ * or after) are re-matched (one matchPackage call per variant, however many images hold it), each variant's findings are diffed, changed ones are
  * written, and only then are the packages and images of changed variants read from the postings,
  * to emit one FindingsChanged per image and batch (findings shown with each package's own purl,
  * path and layer; images holding the same package share the event's arrays).
@@ -154,10 +154,10 @@ function runWork(store: Store, work: Work, opts: ReassessOptions, summary: Reass
   const batchSize = Math.max(1, opts.batchSize ?? 256)
   const seen = new Set<number>()
   const causes = work.causes.length > 0 ? new Set(work.causes) : undefined
+  const prefilter = work.kind === 'keys' && causes !== undefined && matcher.affectedByAny !== undefined
   summary.items += work.items.length - work.next
   for (let start = work.next; start < work.items.length || start === 0; start += batchSize) {
     const end = Math.min(work.items.length, start + batchSize)
-    const reading = snapshotReads(store)
     const changes: Change[] = []
     for (const item of work.items.slice(start, end)) {
       const ids = work.kind === 'keys' ? variantsUnder(store, item) : variantsWithFinding(store, item)
@@ -166,9 +166,13 @@ function runWork(store: Store, work: Work, opts: ReassessOptions, summary: Reass
         seen.add(variant)
         const record = readVariant(store, variant)
         if (!record) continue
-        summary.variants++
         const before = readVariantFindings(store, variant)
-        const after = matcher.matchPackage(reading, record.pkg, record.os)
+        // A variant's findings can change only if a delta advisory affected it before (it has that
+        // finding) or affects it now: matchPackage's alias de-duplication only ever involves
+        // advisories that affect the version. Everything else keeps its findings unmatched.
+        if (prefilter && !before.some((f) => causes!.has(f.id)) && !matcher.affectedByAny!(store, record.pkg, record.os, causes!)) continue
+        summary.variants++
+        const after = matcher.matchPackage(store, record.pkg, record.os)
         const diff = diffFindings(before, after, causes)
         if (diff) changes.push({ variant, record, before, after, diff })
       }
@@ -261,29 +265,4 @@ export function diffFindings(before: readonly Finding[], after: readonly Finding
   if (added.length === 0 && removed.length === 0 && changed.length === 0) return same ? undefined : { added, removed, changed, causes: [] }
   const ids = [...new Set([...added, ...removed, ...changed.map((c) => c.after)].map((f) => f.id))].sort()
   return { added, removed, changed, causes: ids }
-}
-
-/**
- * A read-only view of the store whose advisory and exploit reads are memoised for one batch:
- * hundreds of variants under one key all read the same compiled advisories.
- */
-function snapshotReads(store: Store): Store {
-  const memo = <D extends object>(db: D): D => {
-    const cache = new Map<unknown, unknown>()
-    return new Proxy(db, {
-      get(target, prop) {
-        if (prop === 'get') {
-          return (key: unknown) => {
-            if (cache.has(key)) return cache.get(key)
-            const value = (target as unknown as { get(k: unknown): unknown }).get(key)
-            cache.set(key, value)
-            return value
-          }
-        }
-        const value = Reflect.get(target, prop, target) as unknown
-        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value
-      },
-    })
-  }
-  return { ...store, advisories: memo(store.advisories), exploit: memo(store.exploit) }
 }

@@ -25,6 +25,8 @@ export interface ScanContext {
 }
 
 export interface ScanOutcome {
+  /** The job's image as it named it (a stored inventory keeps the name of its first scan). */
+  target: string
   inventory: Inventory
   findings: Finding[]
   /** Answered from the store: the image was indexed before with the same analyzer set. */
@@ -76,6 +78,8 @@ function headerAuth(header: string): RegistryAuth {
  */
 async function knownDigest(ctx: ScanContext, target: Target, platform: string, auth: RegistryAuth | undefined, signal: AbortSignal): Promise<{ digest?: string; alias?: string }> {
   if (target.kind === 'registry') {
+    // A pinned digest that is already an indexed image needs no network at all.
+    if (target.digest && readImage(ctx.store, target.digest)) return { digest: target.digest }
     const client = new RegistryClient(target.registry, target.repository, { ...(auth ? { auth } : {}), ...(target.scheme ? { scheme: target.scheme } : {}), http: { signal } })
     const top = await client.getManifest(target.digest ?? target.tag ?? 'latest')
     const alias = `${top.digest}|${platform}`
@@ -98,7 +102,7 @@ export async function runScan(ctx: ScanContext, job: ScanJob, signal: AbortSigna
   if (known.digest && readImage(ctx.store, known.digest)?.analyzerSet === analyzerSet) {
     const inventory = readInventory(ctx.store, known.digest)
     const findings = imageFindings(ctx.store, known.digest)
-    if (inventory && findings) return { inventory, findings, fromStore: true }
+    if (inventory && findings) return { target, inventory, findings, fromStore: true }
   }
 
   const inventory = await buildInventory(target, { platform, ...(auth ? { auth } : {}), store: ctx.store, pool: ctx.pool, signal })
@@ -106,5 +110,5 @@ export async function runScan(ctx: ScanContext, job: ScanJob, signal: AbortSigna
   const findings = matchInventory(ctx.store, inventory)
   indexImage(ctx.store, inventory, findings)
   if (known.alias) await ctx.aliases.put(known.alias, inventory.image.digest)
-  return { inventory, findings, fromStore: false }
+  return { target, inventory, findings, fromStore: false }
 }

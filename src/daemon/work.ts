@@ -155,7 +155,7 @@ export class JobWorker {
     const outcome = await runScan(this.deps.scan, job, signal)
     // The inventory goes to the system of record before anyone is told the scan is done.
     if (!outcome.fromStore) await publishInventory(js, this.deps.maxPayload(), outcome.inventory)
-    const result = { ...doneResult(job.id, outcome.inventory, outcome.findings, outcome.fromStore, deliveries), replica: this.deps.config.replicaId }
+    const result = { ...doneResult(job.id, outcome.target, outcome.inventory, outcome.findings, outcome.fromStore, deliveries), replica: this.deps.config.replicaId }
     await publishScanResult(js, this.deps.maxPayload(), result, encoding)
     await ledger.record(job.id, { status: 'done', digest: outcome.inventory.image.digest, at: new Date().toISOString() })
   }

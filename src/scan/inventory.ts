@@ -29,6 +29,8 @@ export interface BuildInventoryOptions {
   /** A shared worker pool (the daemon's); without one, a pool is started for this call and closed after. */
   pool?: LayerPool
   limits?: Partial<LayerLimits>
+  /** Keep language packages that OS packages own (see FinalizeOptions); off by default. */
+  includeOsOwned?: boolean
   onProgress?: (event: ScanProgress) => void
   signal?: AbortSignal
 }
@@ -63,7 +65,7 @@ export async function buildInventoryDetailed(target: string, opts: BuildInventor
     const merged = mergeLayers(reports)
     const { os: facts, ownedFiles } = visibleResults(merged.files)
     const os = osInfoFromFacts(facts)
-    const packages = finalizeInventory(merged.packages, os, ownedFiles)
+    const packages = finalizeInventory(merged.packages, os, ownedFiles, { includeOsOwned: opts.includeOsOwned ?? false })
     opts.onProgress?.({ kind: 'merged', packages: packages.length })
     const inventory: Inventory = {
       v: 1,

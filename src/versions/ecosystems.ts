@@ -30,6 +30,12 @@ const BY_ECOSYSTEM: Readonly<Record<string, SchemeName>> = {
   'RubyGems': 'rubygems',
   'NuGet': 'nuget',
   'Packagist': 'composer',
+  // Trivy compares these with its generic comparer (go-version, semver-like). Hex and SwiftPM
+  // versions are SemVer, so semver; Pub and ConanCenter (free-form: `8.43`) fall to generic.
+  'Hex': 'semver',
+  'SwiftURL': 'semver',
+  // CocoaPods versions follow RubyGems rules (Trivy uses its rubygems comparer for them).
+  'CocoaPods': 'rubygems',
 }
 
 export function schemeForEcosystem(eco: string): SchemeName {

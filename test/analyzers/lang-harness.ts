@@ -18,6 +18,7 @@ const INPUT_KEYS: Record<string, FixtureCase['inputKind']> = {
   file: 'file',
   inputFile: 'file',
   input: 'file',
+  filePath: 'file',
   dir: 'dir',
   txtar: 'txtar',
 }
@@ -29,12 +30,17 @@ interface RawCase {
 }
 
 /** Cases whose input exists in the snapshot and whose `want` is a package list or an error. */
-export function loadCases(dir: string): { cases: FixtureCase[]; absent: string[] } {
+/**
+ * `joinCalls`: also take inputs written as Go `filepath.Join("testdata", "x", "pom.xml")` calls,
+ * which the extraction keeps as `{ call, args }` (opt-in: older callers' case sets stay as they were).
+ */
+export function loadCases(dir: string, opts: { joinCalls?: boolean } = {}): { cases: FixtureCase[]; absent: string[] } {
   const expected = JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8')) as { cases: RawCase[] }
   const rows = new Map<string, Set<string>>()
   for (const line of readFileSync(join(dir, 'expected_packages.tsv'), 'utf8').split('\n')) {
     if (line === '' || line.startsWith('#')) continue
-    const [input, caseName, name, version] = line.split('\t')
+    const [rawInput, caseName, name, version] = line.split('\t')
+    const input = opts.joinCalls && rawInput?.startsWith('{') ? String(joinCall(JSON.parse(rawInput))) : rawInput
     const key = `${input}\t${caseName}`
     if (!rows.has(key)) rows.set(key, new Set())
     rows.get(key)!.add(`${name}@${version ?? ''}`)
@@ -42,7 +48,8 @@ export function loadCases(dir: string): { cases: FixtureCase[]; absent: string[]
   const cases: FixtureCase[] = []
   const absent: string[] = []
   for (const c of expected.cases) {
-    const entry = Object.entries(c.inputs ?? {}).find(([k, v]) => k in INPUT_KEYS && typeof v === 'string')
+    const inputs = Object.entries(c.inputs ?? {}).map(([k, v]): [string, unknown] => [k, opts.joinCalls ? joinCall(v) : v])
+    const entry = inputs.find(([k, v]) => k in INPUT_KEYS && typeof v === 'string')
     if (!entry) continue
     const want = c.want as Record<string, unknown> | null | undefined
     const lists = ['want', 'wantPkgs'].map((k) => want?.[k])
@@ -56,10 +63,17 @@ export function loadCases(dir: string): { cases: FixtureCase[]; absent: string[]
       absent.push(`${name} (${input})`)
       continue
     }
-    const wantErr = Boolean(want?.wantErr) && !lists.some((l) => Array.isArray(l) && l.length > 0)
+    // `assert.NoError` is Go's "must not fail" assertion, not an expected error.
+    const wantErr = Boolean(want?.wantErr) && want?.wantErr !== 'assert.NoError' && !lists.some((l) => Array.isArray(l) && l.length > 0)
     cases.push({ dir, name, input, inputKind: input.endsWith('.txtar') ? 'txtar' : INPUT_KEYS[entry[0]]!, wantErr, want: rows.get(`${input}\t${name}`) ?? new Set() })
   }
   return { cases, absent }
+}
+
+function joinCall(v: unknown): unknown {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return v
+  const { call, args } = v as { call?: unknown; args?: unknown }
+  return call === 'filepath.Join' && Array.isArray(args) && args.every((a) => typeof a === 'string') ? args.join('/') : v
 }
 
 export function ids(packages: readonly Package[]): Set<string> {

@@ -55,6 +55,8 @@ const EXCEPTIONS: Record<string, string> = {
   'javascript|["testdata/yarn/yarn.lock"]': 'syft names c0n-fab_u.laTION after its resolved URL (something-i-made-up); Vigil uses the entry name, as Trivy',
   'javascript|["testdata/yarn-v1-deps/yarn.lock"]': 'as yarn/yarn.lock, plus extraction artefacts',
   'javascript|["testdata/yarn-dups/yarn.lock"]': 'syft renames from the resolved URL (@4lolo/…) and keeps a git source; Vigil uses the entry name and skips git sources, as Trivy',
+  'java|testdata/pom/example-java-app-maven': 'syft names Maven packages by artifactId alone and lists test-scope junit; Vigil names group:artifact (as Trivy) and skips test scope',
+  'java|testdata/pom/transitive-top-level': 'syft resolves parents and transitive dependencies from a Maven repository; Vigil reads the source tree offline (docs: pom.xml, offline)',
   'python|testdata/site-packages/nested': 'syft fixture folders are named bare `dist-info` / `egg-info`; installers always write `<name>-<version>.dist-info`, which is what Vigil matches',
   'python|testdata/site-packages/uppercase': 'as nested (bare DIST-INFO folder names)',
   'python|testdata/site-packages/license': 'as nested (bare dist-info folder names)',

@@ -103,14 +103,12 @@ describe.skipIf(!HAS_NATS_SERVER || !HAS_SMALL_IMAGE)('daemon crash and broker r
     }
     expect(new Set(stored)).toEqual(new Set(ids))
     expect(stored.length).toBe(ids.length)
-    // Live (core) subscribers may see a repeat when the broker died between a result's publish and
-    // its ack (docs/messages.md, "Exactly one"); a repeat is the same outcome, and the stream has one.
-    const live = client.scanResults().filter((r) => r.jobId?.startsWith('n-'))
-    for (const r of live) {
-      const firstSeen = live.find((x) => x.jobId === r.jobId)!
-      expect({ status: r.body.status, digest: r.digest }).toEqual({ status: firstSeen.body.status, digest: firstSeen.digest })
-      expect(r.body.status).toBe('done')
-    }
+    // Live (core) subscribers see no repeat either: a result published twice across the restart
+    // is stored, and republished, once by VIGIL_OUTBOX. (One sent while this client reconnected
+    // may be missing live; the stream above has it.)
+    const live = countBy(client.scanResults().map((r) => r.jobId).filter((id) => id?.startsWith('n-')))
+    expect([...live.values()].every((n) => n === 1), JSON.stringify([...live].filter(([, n]) => n > 1))).toBe(true)
+    expect(client.scanResults().every((r) => r.body.status === 'done')).toBe(true)
 
     // The feed consumer came through the restart too.
     await client.publish('vigil.feed.delta', { withdrawn: ['GHSA-none-none-none'] })

@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { encryptSecret } from '../../src/secrets.js'
 import { makeFakeImage, startFakeRegistry, type FakeImage, type FakeRegistry } from '../image/fake-registry.js'
@@ -123,6 +125,11 @@ describe.skipIf(!HAS_NATS_SERVER || !HAS_SMALL_IMAGE)('daemon delivery rules', (
     const everything = JSON.stringify(daemon.logs)
     expect(everything).not.toContain(password)
     expect(everything).not.toContain(expected.slice(6))
+    // Nor the store: the LMDB file holds the image, never the secret (plain or as a Basic header).
+    const lmdb = await readFile(join(daemon.dataDir, 'store', 'data.mdb'))
+    expect(lmdb.includes(image.manifestDigest)).toBe(true)
+    expect(lmdb.includes(password)).toBe(false)
+    expect(lmdb.includes(expected.slice(6))).toBe(false)
   }, 30_000)
 
   it('answers a new job for an image already indexed from the store with one manifest GET; a used job id gets no second result', async () => {
@@ -131,6 +138,11 @@ describe.skipIf(!HAS_NATS_SERVER || !HAS_SMALL_IMAGE)('daemon delivery rules', (
     await client.publish('vigil.jobs.scan', { id: 'no-pull', target: `${served.host}/repo:tag` })
     const [again] = await resultFor('no-pull')
     expect(again!.body).toMatchObject({ status: 'done', fromStore: true, digest: image.manifestDigest })
+    expect([...served.hits.keys()]).toEqual(['/v2/repo/manifests/tag'])
+    expect(again!.body.reference).toBe(`${served.host}/repo:tag`)
+    // Pinned by digest: not even the manifest is fetched.
+    await client.publish('vigil.jobs.scan', { id: 'pinned', target: `${served.host}/repo@${image.manifestDigest}` })
+    expect((await resultFor('pinned'))[0]!.body).toMatchObject({ status: 'done', fromStore: true })
     expect([...served.hits.keys()]).toEqual(['/v2/repo/manifests/tag'])
 
     await client.publish('vigil.jobs.scan', { id: 'no-pull', target: `${served.host}/repo:tag` })

@@ -2,6 +2,8 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
+import { Writable } from 'node:stream'
+import { createLogger } from '../../src/daemon/logger.js'
 import { decryptSecret, encryptSecret, loadSecretKey, parseSecretKey } from '../../src/secrets.js'
 
 const key = Buffer.alloc(32, 1)
@@ -55,5 +57,18 @@ describe('AES-256-GCM secret envelopes', () => {
     await writeFile(join(dir, 'secret.key'), 'short\n')
     expect(() => loadSecretKey(dir, {})).toThrow(expect.objectContaining({ code: 'ERR_CONFIG' }))
     expect(await readFile(join(dir, 'secret.key'), 'utf8')).toBe('short\n')
+  })
+})
+
+describe('log redaction', () => {
+  it('replaces authorization, password, token and credentials fields wherever a logged object has them', async () => {
+    let text = ''
+    const sink = new Writable({ write: (chunk, _enc, done) => ((text += String(chunk)), done()) })
+    const log = createLogger('info', sink)
+    log.info({ job: { id: 'j1', credentials: 'v1.SEALED', registry: { url: 'http://r', authorization: 'Basic c2VjcmV0' } }, headers: { authorization: 'Bearer tok-1' }, password: 'pw-1', auth: { token: 'tok-2' } }, 'job received')
+    await new Promise((r) => setImmediate(r))
+    for (const secret of ['v1.SEALED', 'c2VjcmV0', 'tok-1', 'pw-1', 'tok-2']) expect(text).not.toContain(secret)
+    expect(text).toContain('"id":"j1"')
+    expect(text.match(/\[redacted\]/g)?.length).toBe(5)
   })
 })

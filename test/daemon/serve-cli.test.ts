@@ -78,15 +78,17 @@ describe.skipIf(!HAS_NATS_SERVER)('vigil serve: start-up errors and graceful shu
     expect(() => process.kill(pid, 0)).toThrow()
   }, 40_000)
 
-  it('on SIGTERM stops pulling, hands an unfinished job back after the grace period, exits 0; a second replica finishes it', async () => {
+  it('heartbeats a long job; on SIGTERM stops pulling, hands an unfinished job back after the grace period, exits 0; a second replica finishes it', async () => {
     registry.fault = (req) => !!req.url?.includes(`/blobs/${image.layerDigest}`)
     const client = await JobClient.open(js.url)
-    const first = await startDaemonProcess({ natsUrl: js.url, args: ['--grace-ms', '300'] })
+    // ack_wait 1 s (this daemon creates the consumer): only working() heartbeats keep the hung job from redelivery.
+    const first = await startDaemonProcess({ natsUrl: js.url, args: ['--grace-ms', '300', '--ack-wait-ms', '1000'] })
     dirs.push(first.dataDir)
     await client.publish('vigil.jobs.scan', { id: 'graceful', target: `${registry.host}/repo:tag` })
     await new Promise<void>((resolve) => {
       const poll = setInterval(() => registry.hits.get(`/v2/repo/blobs/${image.layerDigest}`) && (clearInterval(poll), resolve()), 20)
     })
+    await new Promise((r) => setTimeout(r, 2_500))
     const t0 = Date.now()
     expect(await first.stop()).toBe(0)
     expect(Date.now() - t0).toBeLessThan(10_000)
@@ -99,6 +101,8 @@ describe.skipIf(!HAS_NATS_SERVER)('vigil serve: start-up errors and graceful shu
     dirs.push(second.dataDir)
     await client.waitForResults((rs) => rs.some((r) => r.jobId === 'graceful'), 20_000)
     expect(client.scanResults().map((r) => [r.jobId, r.body.status])).toEqual([['graceful', 'done']])
+    // Delivered once to the first daemon (kept alive by heartbeats past 2 ack waits), once to the second.
+    expect(client.scanResults()[0]!.body.deliveries).toBe(2)
     expect(await second.stop()).toBe(0)
     await client.close()
   }, 45_000)

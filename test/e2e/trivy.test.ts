@@ -1,5 +1,5 @@
 import { appendFileSync, existsSync, readFileSync, readdirSync, statSync } from 'node:fs'
-import { join, relative } from 'node:path'
+import { dirname, join, relative, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { HAS_SHARED, noteSharedMissing, sharedPath } from '../helpers/shared.js'
 import { importRecords, matchInventory } from '../../src/match/index.js'
@@ -58,7 +58,14 @@ async function parseInput(c: Case, list: readonly Analyzer[]): Promise<Pick<Inve
   const packages: Package[] = []
   for (const file of walk(input)) {
     if (skipFiles.includes(file) || skipDirs.some((d) => file.startsWith(d + '/'))) continue
-    const info = { path: relative(input, file), size: statSync(file).size, mode: 0o644 }
+    const info = {
+      path: relative(input, file), size: statSync(file).size, mode: 0o644,
+      // A source tree gives neighbours (go.mod reads its go.sum), as Trivy's fs mode does.
+      readRelative: (rel: string) => {
+        const near = resolve(dirname(file), rel)
+        return near.startsWith(input + '/') && existsSync(near) && statSync(near).isFile() ? readFileSync(near) : undefined
+      },
+    }
     for (const an of list) {
       if (an.kind !== 'lang' || !an.match(info)) continue
       try {

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process'
-import { existsSync, readdirSync } from 'node:fs'
-import { readFile } from 'node:fs/promises'
+import { createHash } from 'node:crypto'
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { copyFile, mkdir, readFile, rename } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -42,11 +43,29 @@ export function formName(f: CorpusForm): string {
 
 const run = promisify(execFile)
 
-/** Trivy's CycloneDX for one form, written to `outFile` (the caller's temp dir: one run's cache). */
+/**
+ * Trivy's output depends only on the image's bytes, so it is kept across test files and runs,
+ * keyed by the image's content: the OCI layout's index.json, or the archive's size and mtime
+ * (the corpus rewrites both whenever it rebuilds an image).
+ */
+const TRIVY_CACHE = join(process.env.VIGIL_TEST_CACHE ?? join(homedir(), '.cache', 'vigil-test'), 'trivy')
+
+function contentKey(form: CorpusForm): string {
+  const st = statSync(form.input)
+  const basis = st.isDirectory() ? readFileSync(join(form.input, 'index.json')) : `${st.size}:${st.mtimeMs}`
+  return createHash('sha256').update(basis).update(form.platform ?? '').digest('hex').slice(0, 24)
+}
+
+/** Trivy's CycloneDX for one form, written to `outFile` (and cached by content, see above). */
 export async function trivyCycloneDx(form: CorpusForm, outFile: string): Promise<{ components?: Array<{ purl?: string; type?: string }> }> {
+  const cached = join(TRIVY_CACHE, `${form.image}-${form.form}-${contentKey(form)}.json`)
+  if (!existsSync(outFile) && existsSync(cached)) await copyFile(cached, outFile)
   if (!existsSync(outFile)) {
     const args = ['image', '--input', form.input, '--format', 'cyclonedx', '-o', outFile, ...(form.platform ? ['--platform', form.platform] : [])]
     await run(PEER_TRIVY, args, { maxBuffer: 64 * 1024 * 1024, timeout: 300_000 })
+    await mkdir(TRIVY_CACHE, { recursive: true })
+    await copyFile(outFile, `${cached}.tmp`)
+    await rename(`${cached}.tmp`, cached)
   }
   return JSON.parse(await readFile(outFile, 'utf8')) as { components?: Array<{ purl?: string; type?: string }> }
 }

@@ -66,3 +66,31 @@ describe.skipIf(!HAVE)('vigil sbom', () => {
     expect((await vigil(['sbom', oci, '--username', 'u'], {})).stderr).toContain('ERR_USAGE')
   })
 })
+
+const NODE_APP = join(CORPUS, 'debian-node-app', 'oci')
+describe.skipIf(!existsSync(join(NODE_APP, 'index.json')))('vigil sbom --include-os-owned', () => {
+  let dir: string
+  let cleanup: () => Promise<void>
+  beforeAll(async () => {
+    ensureBuilt()
+    ;({ dir, cleanup } = await tempDir('vigil-sbom-owned-'))
+  })
+  afterAll(() => cleanup?.())
+
+  type Inv = { packages: Array<{ kind: string; name: string; path: string; osOwned?: boolean }> }
+  it('leaves out the npm modules that Debian packages own, and keeps them on request', async () => {
+    const data = join(dir, 'data')
+    const plain = await vigil(['sbom', `oci:${NODE_APP}`, '--format', 'json', '--data', data])
+    const owned = await vigil(['sbom', '--include-os-owned', `oci:${NODE_APP}`, '--format', 'json', '--data', data])
+    expect([plain.code, owned.code]).toEqual([0, 0])
+    const a = (JSON.parse(plain.stdout) as Inv).packages.filter((p) => p.kind === 'lang')
+    const b = (JSON.parse(owned.stdout) as Inv).packages.filter((p) => p.kind === 'lang')
+    // /app/node_modules (54) plus /app/package.json: none of it is dpkg's.
+    expect(a.every((p) => !p.osOwned && p.path.startsWith('app/'))).toBe(true)
+    const extra = b.filter((p) => p.osOwned)
+    expect(b.length).toBe(a.length + extra.length)
+    // node-acorn, node-busboy, node-undici, … install their modules under /usr/share/nodejs.
+    expect(extra.length).toBeGreaterThanOrEqual(5)
+    expect(extra.every((p) => p.path.startsWith('usr/share/nodejs/'))).toBe(true)
+  })
+})

@@ -12,18 +12,25 @@ const PURL_TYPE: Record<LanguageEcosystem, string> = {
   RubyGems: 'gem',
   Packagist: 'composer',
   NuGet: 'nuget',
+  ConanCenter: 'conan',
+  Pub: 'pub',
+  Hex: 'hex',
+  SwiftURL: 'swift',
+  CocoaPods: 'cocoapods',
 }
 
 /**
  * Splits a package name into purl namespace and name where the ecosystem has one: npm scopes
- * (`@babel/core`), Go module paths (`github.com/a/b` → `github.com/a` + `b`), Maven
+ * (`@babel/core`), Go module paths and Swift repository names (`github.com/a/b` →
+ * `github.com/a` + `b`), Maven
  * `groupId:artifactId`, Composer `vendor/name`.
  */
 function purlParts(ecosystem: LanguageEcosystem, name: string): [string | undefined, string] {
   switch (ecosystem) {
     case 'npm':
     case 'Go':
-    case 'Packagist': {
+    case 'Packagist':
+    case 'SwiftURL': {
       const slash = name.lastIndexOf('/')
       return slash > 0 ? [name.slice(0, slash), name.slice(slash + 1)] : [undefined, name]
     }

@@ -1,11 +1,11 @@
 import { writeFile } from 'node:fs/promises'
 import { resolveDataDir } from '../../config.js'
 import { VigilError } from '../../errors.js'
-import type { RegistryAuth } from '../../image/types.js'
 import { buildInventoryDetailed } from '../../scan/inventory.js'
 import { toCycloneDx } from '../../sbom/cyclonedx.js'
 import { toSpdx } from '../../sbom/spdx.js'
 import { EXIT, COMMON_OPTIONS, parseCommandArgs, type CliIo, type Command } from '../command.js'
+import { IMAGE_OPTIONS, IMAGE_OPTIONS_USAGE, imageOptions } from '../image-options.js'
 import { scanProgress } from '../progress.js'
 
 const FORMATS = ['cyclonedx', 'spdx-json', 'json'] as const
@@ -19,14 +19,11 @@ read from the layer cache in the data dir, not pulled again.
 Targets: oci:DIR[:TAG]  docker-archive:FILE  HOST/REPO:TAG  HOST/REPO@sha256:…
 
 Options:
-  -f, --format FORMAT    cyclonedx (default) | spdx-json | json (Vigil's inventory)
-      --platform OS/ARCH image to pick from a multi-platform index (default linux/amd64)
-      --data DIR         data dir for the layer cache (default $VIGIL_DATA, else ./.vigil)
-  -o, --output FILE      write here instead of stdout
-      --insecure         allow plain http to a non-loopback registry
-      --username NAME    registry user   (or $VIGIL_REGISTRY_USERNAME)
-      --password SECRET  registry secret (or $VIGIL_REGISTRY_PASSWORD)
-  -q, --quiet            no progress bar and no warnings on stderr
+  -f, --format FORMAT      cyclonedx (default) | spdx-json | json (Vigil's inventory)
+      --data DIR           data dir for the layer cache (default $VIGIL_DATA, else ./.vigil)
+  -o, --output FILE        write here instead of stdout
+${IMAGE_OPTIONS_USAGE}
+  -q, --quiet              no progress bar and no warnings on stderr
   -h, --help`
 
 export const sbomCommand: Command = {
@@ -36,22 +33,19 @@ export const sbomCommand: Command = {
   async run(argv: string[], io: CliIo): Promise<number> {
     const { values, positionals } = parseCommandArgs(
       argv,
-      { ...COMMON_OPTIONS, platform: { type: 'string' }, insecure: { type: 'boolean' }, username: { type: 'string' }, password: { type: 'string' } },
+      { ...COMMON_OPTIONS, ...IMAGE_OPTIONS },
       usage,
     )
     if (positionals.length !== 1) throw new VigilError('ERR_USAGE', `expected one target, got ${positionals.length}\n\n${usage}`)
     const format = (values.format ?? 'cyclonedx') as Format
     if (!FORMATS.includes(format)) throw new VigilError('ERR_USAGE', `unknown --format "${values.format}" (one of ${FORMATS.join(', ')})`)
-    const auth = registryAuth(values.username, values.password, io.env)
 
     const progress = scanProgress(io.stderr, !values.quiet)
     let result
     try {
       result = await buildInventoryDetailed(positionals[0]!, {
         dataDir: resolveDataDir(values.data, io.env),
-        ...(values.platform ? { platform: values.platform } : {}),
-        ...(values.insecure ? { insecure: true } : {}),
-        ...(auth ? { auth } : {}),
+        ...imageOptions(values, io.env),
         onProgress: progress.onProgress,
       })
     } finally {
@@ -69,11 +63,3 @@ export const sbomCommand: Command = {
 }
 
 export default sbomCommand
-
-function registryAuth(username: string | undefined, password: string | undefined, env: NodeJS.ProcessEnv): RegistryAuth | undefined {
-  const user = username ?? env.VIGIL_REGISTRY_USERNAME
-  const pass = password ?? env.VIGIL_REGISTRY_PASSWORD
-  if (user === undefined && pass === undefined) return undefined
-  if (!user || pass === undefined) throw new VigilError('ERR_USAGE', 'registry credentials need both a username and a password')
-  return { kind: 'basic', username: user, password: pass }
-}

@@ -12,6 +12,8 @@ import { readSbomFile } from '../../sbom/read.js'
 import { openStore, type Store } from '../../store/env.js'
 import type { Inventory } from '../../types.js'
 import { COMMON_OPTIONS, EXIT, parseCommandArgs, type CliIo, type Command } from '../command.js'
+import { IMAGE_OPTIONS, IMAGE_OPTIONS_USAGE, imageOptions } from '../image-options.js'
+import { scanProgress } from '../progress.js'
 
 const FORMATS = Object.keys(REPORT_FORMATS).join('|')
 const DEFAULT_IGNORE_FILE = '.vigilignore'
@@ -36,10 +38,10 @@ Options:
                            one id per line with optional "# reason", or YAML with expiry
       --vex FILE           OpenVEX document; not_affected / fixed statements suppress
                            findings (repeatable)
-      --platform OS/ARCH   which image of a multi-platform index (default linux/amd64)
+${IMAGE_OPTIONS_USAGE}
       --data DIR           data dir (default $VIGIL_DATA, else ./.vigil)
   -o, --output FILE        write the report to FILE instead of stdout
-  -q, --quiet              no notes on stderr
+  -q, --quiet              no progress bar and no notes on stderr
 
 Exit codes: 0 ok, 1 --fail-on tripped, 2 usage or input error, 3 runtime error.
 Formats, the ignore file and VEX are described in docs/output-formats.md.
@@ -56,7 +58,7 @@ const options = {
   'fail-on': { type: 'string' },
   'ignore-file': { type: 'string' },
   vex: { type: 'string', multiple: true },
-  platform: { type: 'string' },
+  ...IMAGE_OPTIONS,
 } as const
 
 async function readSbomTarget(path: string, io: CliIo, quiet: boolean): Promise<Inventory> {
@@ -67,10 +69,17 @@ async function readSbomTarget(path: string, io: CliIo, quiet: boolean): Promise<
   return result.inventory
 }
 
-async function scanImage(target: string, platform: string | undefined, store: Store): Promise<Inventory> {
+async function scanImage(target: string, source: ReturnType<typeof imageOptions>, store: Store, io: CliIo, quiet: boolean): Promise<Inventory> {
   // Loaded on demand: reading an SBOM needs neither the image client nor the worker pool.
-  const { buildInventory } = await import('../../scan/inventory.js')
-  return buildInventory(target, { ...(platform ? { platform } : {}), store })
+  const { buildInventoryDetailed } = await import('../../scan/inventory.js')
+  const progress = scanProgress(io.stderr, !quiet)
+  try {
+    const result = await buildInventoryDetailed(target, { ...source, store, onProgress: progress.onProgress })
+    if (!quiet) for (const e of result.errors) io.stderr.write(`vigil scan: warning ${e.code}: ${e.message}\n`)
+    return result.inventory
+  } finally {
+    progress.stop()
+  }
 }
 
 async function loadIgnore(flag: string | undefined): Promise<IgnoreList | undefined> {
@@ -99,6 +108,7 @@ async function run(argv: string[], io: CliIo): Promise<number> {
     ...(values['fail-on'] ? { failOn: parseFailOn(values['fail-on']) } : {}),
   }
 
+  const source = imageOptions(values, io.env)
   const dataDir = resolveDataDir(values.data, io.env)
   const parsed = parseTarget(target)
   // An SBOM is read before the store opens, so a bad file leaves no data dir behind.
@@ -106,7 +116,7 @@ async function run(argv: string[], io: CliIo): Promise<number> {
   const store = openStore(dataDir)
   let findings
   try {
-    inventory ??= await scanImage(target, values.platform, store)
+    inventory ??= await scanImage(target, source, store, io, quiet)
     if (store.advisories.getKeysCount({ limit: 1 }) === 0) note(`no vulnerability data imported; run vigil db import (data dir ${dataDir})`)
     findings = matchInventory(store, inventory)
   } finally {

@@ -1,0 +1,47 @@
+import { VigilError } from '../errors.js'
+import type { RegistryAuth } from '../image/types.js'
+import type { BuildInventoryOptions } from '../scan/inventory.js'
+
+/** The options every command that reads an image takes (`vigil sbom`, `vigil scan`). */
+export const IMAGE_OPTIONS = {
+  platform: { type: 'string' },
+  insecure: { type: 'boolean' },
+  username: { type: 'string' },
+  password: { type: 'string' },
+  'include-os-owned': { type: 'boolean' },
+} as const
+
+export const IMAGE_OPTIONS_USAGE = `      --platform OS/ARCH   image to pick from a multi-platform index (default linux/amd64)
+      --insecure           allow plain http to a non-loopback registry
+      --username NAME      registry user   (or $VIGIL_REGISTRY_USERNAME)
+      --password SECRET    registry secret (or $VIGIL_REGISTRY_PASSWORD)
+      --include-os-owned   keep language packages whose files an OS package owns (Debian's
+                           python3-*, node-*, …); left out by default, as the distro's
+                           advisories cover them`
+
+interface ImageOptionValues {
+  platform?: string | undefined
+  insecure?: boolean | undefined
+  username?: string | undefined
+  password?: string | undefined
+  'include-os-owned'?: boolean | undefined
+}
+
+/** Flags (and the registry credentials in the environment) → buildInventory options. */
+export function imageOptions(values: ImageOptionValues, env: NodeJS.ProcessEnv): Pick<BuildInventoryOptions, 'platform' | 'insecure' | 'auth' | 'includeOsOwned'> {
+  const auth = registryAuth(values.username, values.password, env)
+  return {
+    ...(values.platform ? { platform: values.platform } : {}),
+    ...(values.insecure ? { insecure: true } : {}),
+    ...(auth ? { auth } : {}),
+    ...(values['include-os-owned'] ? { includeOsOwned: true } : {}),
+  }
+}
+
+function registryAuth(username: string | undefined, password: string | undefined, env: NodeJS.ProcessEnv): RegistryAuth | undefined {
+  const user = username ?? env.VIGIL_REGISTRY_USERNAME
+  const pass = password ?? env.VIGIL_REGISTRY_PASSWORD
+  if (user === undefined && pass === undefined) return undefined
+  if (!user || pass === undefined) throw new VigilError('ERR_USAGE', 'registry credentials need both a username and a password')
+  return { kind: 'basic', username: user, password: pass }
+}
