@@ -1,7 +1,8 @@
 import { VigilError } from '../errors.js'
 import type { Package } from '../types.js'
 import type { Analyzer, FileInfo } from './types.js'
-import { baseName, dedupe, isRecord, langPackage, str, utf8 } from './lang/common.js'
+import { dedupe, isRecord, langPackage, str, utf8 } from './lang/common.js'
+import { isNamed } from './lang/names.js'
 
 /**
  * Bun's text lockfile `bun.lock` (JSON with trailing commas; not registered for images, see
@@ -14,7 +15,7 @@ export const bunLockAnalyzer: Analyzer = {
   version: 1,
   kind: 'lang',
   maxBytes: 64 * 1024 * 1024,
-  match: (file: FileInfo) => baseName(file.path) === 'bun.lock' && !file.path.includes('node_modules/'),
+  match: (file: FileInfo) => isNamed(file.path, 'bun.lock') && !file.path.includes('node_modules/'),
   parse(bytes, ctx) {
     let doc: unknown
     try {

@@ -3,7 +3,8 @@ import { VigilError } from '../errors.js'
 import { makePurl } from '../sbom/purl.js'
 import type { Package } from '../types.js'
 import type { Analyzer, FileInfo } from './types.js'
-import { baseName, dedupe, isRecord, langPackage, utf8 } from './lang/common.js'
+import { dedupe, isRecord, langPackage, utf8 } from './lang/common.js'
+import { isNamed } from './lang/names.js'
 
 /**
  * `Podfile.lock` (not registered for images): each `PODS` entry `Name (version)`, either a plain
@@ -16,7 +17,7 @@ export const cocoapodsLockAnalyzer: Analyzer = {
   version: 1,
   kind: 'lang',
   maxBytes: 8 * 1024 * 1024,
-  match: (file: FileInfo) => baseName(file.path) === 'Podfile.lock',
+  match: (file: FileInfo) => isNamed(file.path, 'Podfile.lock'),
   parse(bytes, ctx) {
     let doc: unknown
     try {

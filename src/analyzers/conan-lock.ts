@@ -1,7 +1,8 @@
 import { VigilError } from '../errors.js'
 import type { Package } from '../types.js'
 import type { Analyzer, FileInfo } from './types.js'
-import { baseName, dedupe, isRecord, langPackage, parseJson } from './lang/common.js'
+import { dedupe, isRecord, langPackage, parseJson } from './lang/common.js'
+import { isNamed } from './lang/names.js'
 
 /**
  * `conan.lock` (not registered for images, see lang/lockfiles.ts). Conan 1 writes a
@@ -14,7 +15,7 @@ export const conanLockAnalyzer: Analyzer = {
   version: 1,
   kind: 'lang',
   maxBytes: 16 * 1024 * 1024,
-  match: (file: FileInfo) => baseName(file.path) === 'conan.lock',
+  match: (file: FileInfo) => isNamed(file.path, 'conan.lock'),
   parse(bytes, ctx) {
     const doc = parseJson(bytes, ctx.path)
     if (!isRecord(doc)) throw new VigilError('ERR_PKGDB_CORRUPT', `${ctx.path}: not a conan lock object`)

@@ -1,6 +1,7 @@
 import { VigilError } from '../errors.js'
 import type { Analyzer, FileInfo } from './types.js'
-import { baseName, dedupe, langPackage, utf8 } from './lang/common.js'
+import { dedupe, langPackage, utf8 } from './lang/common.js'
+import { isNamed } from './lang/names.js'
 
 /**
  * `go.mod` of a source tree (not registered for images, see lang/lockfiles.ts; images carry Go
@@ -21,7 +22,7 @@ export const goModAnalyzer: Analyzer = {
   version: 1,
   kind: 'lang',
   maxBytes: 8 * 1024 * 1024,
-  match: (file: FileInfo) => baseName(file.path) === 'go.mod',
+  match: (file: FileInfo) => isNamed(file.path, 'go.mod'),
   parse(bytes, ctx) {
     const mod = parseGoModText(utf8(bytes), ctx.path)
     const out = mod.packages.map((m) => langPackage('Go', m.name, m.version, ctx.path))

@@ -1,6 +1,7 @@
 import type { Package } from '../types.js'
 import type { Analyzer, FileInfo } from './types.js'
-import { baseName, dedupe, langPackage, utf8 } from './lang/common.js'
+import { dedupe, langPackage, utf8 } from './lang/common.js'
+import { isNamed } from './lang/names.js'
 
 /**
  * `gradle.lockfile` (Gradle dependency locking; not registered for images, see
@@ -12,7 +13,7 @@ export const gradleLockAnalyzer: Analyzer = {
   version: 1,
   kind: 'lang',
   maxBytes: 8 * 1024 * 1024,
-  match: (file: FileInfo) => baseName(file.path) === 'gradle.lockfile',
+  match: (file: FileInfo) => isNamed(file.path, 'gradle.lockfile'),
   parse(bytes, ctx) {
     const out: Package[] = []
     for (const raw of utf8(bytes).split(/\r?\n/)) {

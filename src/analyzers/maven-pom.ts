@@ -2,7 +2,8 @@ import { XMLParser, XMLValidator } from 'fast-xml-parser'
 import { VigilError } from '../errors.js'
 import type { Package } from '../types.js'
 import type { Analyzer, FileInfo } from './types.js'
-import { baseName, dedupe, isRecord, langPackage, utf8 } from './lang/common.js'
+import { dedupe, isRecord, langPackage, utf8 } from './lang/common.js'
+import { isNamed } from './lang/names.js'
 
 /**
  * `pom.xml` of a source tree, resolved offline and within the one file (not registered for
@@ -26,7 +27,7 @@ export const mavenPomAnalyzer: Analyzer = {
   version: 1,
   kind: 'lang',
   maxBytes: 8 * 1024 * 1024,
-  match: (file: FileInfo) => baseName(file.path) === 'pom.xml',
+  match: (file: FileInfo) => isNamed(file.path, 'pom.xml'),
   parse: (bytes, ctx) => ({ packages: parsePom(utf8(bytes), ctx.path, ctx.readRelative) }),
 }
 

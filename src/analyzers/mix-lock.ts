@@ -1,6 +1,7 @@
 import type { Package } from '../types.js'
 import type { Analyzer, FileInfo } from './types.js'
-import { baseName, dedupe, langPackage, utf8 } from './lang/common.js'
+import { dedupe, langPackage, utf8 } from './lang/common.js'
+import { isNamed } from './lang/names.js'
 
 /**
  * Elixir `mix.lock` (not registered for images): an Elixir map literal with one entry per line,
@@ -13,7 +14,7 @@ export const mixLockAnalyzer: Analyzer = {
   version: 1,
   kind: 'lang',
   maxBytes: 8 * 1024 * 1024,
-  match: (file: FileInfo) => baseName(file.path) === 'mix.lock',
+  match: (file: FileInfo) => isNamed(file.path, 'mix.lock'),
   parse(bytes, ctx) {
     const out: Package[] = []
     for (const line of utf8(bytes).split(/\r?\n/)) {

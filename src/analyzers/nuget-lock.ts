@@ -1,7 +1,8 @@
 import { VigilError } from '../errors.js'
 import type { Package } from '../types.js'
 import type { Analyzer, FileInfo } from './types.js'
-import { baseName, dedupe, isRecord, langPackage, parseJson, str } from './lang/common.js'
+import { dedupe, isRecord, langPackage, parseJson, str } from './lang/common.js'
+import { isNamed } from './lang/names.js'
 
 /**
  * `packages.lock.json` (NuGet lock; not registered for images: published .NET apps carry
@@ -13,7 +14,7 @@ export const nugetLockAnalyzer: Analyzer = {
   version: 1,
   kind: 'lang',
   maxBytes: 16 * 1024 * 1024,
-  match: (file: FileInfo) => baseName(file.path) === 'packages.lock.json',
+  match: (file: FileInfo) => isNamed(file.path, 'packages.lock.json'),
   parse(bytes, ctx) {
     const doc = parseJson(bytes, ctx.path)
     if (!isRecord(doc) || !isRecord(doc.dependencies)) throw new VigilError('ERR_PKGDB_CORRUPT', `${ctx.path}: no "dependencies" object`)

@@ -16,6 +16,7 @@ export const nugetPropsAnalyzer: Analyzer = {
   kind: 'lang',
   maxBytes: 4 * 1024 * 1024,
   match(file: FileInfo) {
+    if (!/packages\.props$/i.test(file.path)) return false
     const base = baseName(file.path).toLowerCase()
     return base === 'directory.packages.props' || base === 'packages.props'
   },

@@ -1,6 +1,7 @@
 import type { Package } from '../types.js'
 import type { Analyzer, FileInfo } from './types.js'
-import { baseName, dedupe, langPackage } from './lang/common.js'
+import { dedupe, langPackage } from './lang/common.js'
+import { isNamed } from './lang/names.js'
 
 /**
  * `requirements.txt` (not registered for images, see lang/lockfiles.ts). Only pinned lines name
@@ -15,7 +16,7 @@ export const pipRequirementsAnalyzer: Analyzer = {
   version: 1,
   kind: 'lang',
   maxBytes: 8 * 1024 * 1024,
-  match: (file: FileInfo) => baseName(file.path) === 'requirements.txt',
+  match: (file: FileInfo) => isNamed(file.path, 'requirements.txt'),
   parse: (bytes, ctx) => ({ packages: parseRequirements(decodeText(bytes), ctx.path) }),
 }
 

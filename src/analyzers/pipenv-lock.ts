@@ -1,7 +1,8 @@
 import { VigilError } from '../errors.js'
 import type { Package } from '../types.js'
 import type { Analyzer, FileInfo } from './types.js'
-import { baseName, isRecord, langPackage, parseJson, str } from './lang/common.js'
+import { isRecord, langPackage, parseJson, str } from './lang/common.js'
+import { isNamed } from './lang/names.js'
 
 /**
  * `Pipfile.lock` (not registered for images, see lang/lockfiles.ts): the `default` section, each
@@ -13,7 +14,7 @@ export const pipenvLockAnalyzer: Analyzer = {
   version: 1,
   kind: 'lang',
   maxBytes: 16 * 1024 * 1024,
-  match: (file: FileInfo) => baseName(file.path) === 'Pipfile.lock',
+  match: (file: FileInfo) => isNamed(file.path, 'Pipfile.lock'),
   parse(bytes, ctx) {
     const doc = parseJson(bytes, ctx.path)
     if (!isRecord(doc) || !isRecord(doc.default)) throw new VigilError('ERR_PKGDB_CORRUPT', `${ctx.path}: no "default" section`)

@@ -1,6 +1,7 @@
 import type { Package } from '../types.js'
 import type { Analyzer, FileInfo } from './types.js'
-import { baseName, dedupe, langPackage, str } from './lang/common.js'
+import { dedupe, langPackage, str } from './lang/common.js'
+import { isNamed } from './lang/names.js'
 import { parseToml, tables } from './lang/toml.js'
 
 /**
@@ -13,7 +14,7 @@ export const poetryLockAnalyzer: Analyzer = {
   version: 1,
   kind: 'lang',
   maxBytes: 32 * 1024 * 1024,
-  match: (file: FileInfo) => baseName(file.path) === 'poetry.lock',
+  match: (file: FileInfo) => isNamed(file.path, 'poetry.lock'),
   parse(bytes, ctx) {
     const out: Package[] = []
     for (const p of tables(parseToml(bytes, ctx.path), 'package')) {

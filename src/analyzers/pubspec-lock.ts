@@ -2,7 +2,8 @@ import { parse } from 'yaml'
 import { VigilError } from '../errors.js'
 import type { Package } from '../types.js'
 import type { Analyzer, FileInfo } from './types.js'
-import { baseName, dedupe, isRecord, langPackage, str, utf8 } from './lang/common.js'
+import { dedupe, isRecord, langPackage, str, utf8 } from './lang/common.js'
+import { isNamed } from './lang/names.js'
 
 /**
  * Dart / Flutter `pubspec.lock` (not registered for images): every entry of `packages` at its
@@ -15,7 +16,7 @@ export const pubspecLockAnalyzer: Analyzer = {
   version: 1,
   kind: 'lang',
   maxBytes: 8 * 1024 * 1024,
-  match: (file: FileInfo) => baseName(file.path) === 'pubspec.lock',
+  match: (file: FileInfo) => isNamed(file.path, 'pubspec.lock'),
   parse: (bytes, ctx) => ({ packages: parsePubspecLock(utf8(bytes), ctx.path) }),
 }
 

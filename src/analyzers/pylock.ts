@@ -15,6 +15,7 @@ export const pylockAnalyzer: Analyzer = {
   kind: 'lang',
   maxBytes: 32 * 1024 * 1024,
   match(file: FileInfo) {
+    if (!file.path.endsWith('.toml') || !file.path.includes('pylock.')) return false
     const base = baseName(file.path)
     return base === 'pylock.toml' || (base.startsWith('pylock.') && base.endsWith('.toml') && !base.slice(7, -5).includes('.'))
   },

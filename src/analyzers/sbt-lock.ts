@@ -1,7 +1,8 @@
 import { VigilError } from '../errors.js'
 import type { Package } from '../types.js'
 import type { Analyzer, FileInfo } from './types.js'
-import { baseName, dedupe, isRecord, langPackage, parseJson, str } from './lang/common.js'
+import { dedupe, isRecord, langPackage, parseJson, str } from './lang/common.js'
+import { isNamed } from './lang/names.js'
 
 /**
  * `build.sbt.lock` (sbt-dependency-lock, JSON; not registered for images, see
@@ -13,7 +14,7 @@ export const sbtLockAnalyzer: Analyzer = {
   version: 1,
   kind: 'lang',
   maxBytes: 8 * 1024 * 1024,
-  match: (file: FileInfo) => baseName(file.path) === 'build.sbt.lock',
+  match: (file: FileInfo) => isNamed(file.path, 'build.sbt.lock'),
   parse(bytes, ctx) {
     const doc = parseJson(bytes, ctx.path)
     if (!isRecord(doc)) throw new VigilError('ERR_PKGDB_CORRUPT', `${ctx.path}: not an sbt lock object`)

@@ -1,7 +1,8 @@
 import { VigilError } from '../errors.js'
 import type { Package } from '../types.js'
 import type { Analyzer, FileInfo } from './types.js'
-import { baseName, dedupe, isRecord, langPackage, parseJson, str } from './lang/common.js'
+import { dedupe, isRecord, langPackage, parseJson, str } from './lang/common.js'
+import { isNamed } from './lang/names.js'
 
 /**
  * SwiftPM `Package.resolved` v1 (`object.pins[].repositoryURL`) and v2/v3 (`pins[].location`);
@@ -14,7 +15,7 @@ export const swiftResolvedAnalyzer: Analyzer = {
   version: 1,
   kind: 'lang',
   maxBytes: 4 * 1024 * 1024,
-  match: (file: FileInfo) => baseName(file.path) === 'Package.resolved',
+  match: (file: FileInfo) => isNamed(file.path, 'Package.resolved'),
   parse(bytes, ctx) {
     const doc = parseJson(bytes, ctx.path)
     if (!isRecord(doc)) throw new VigilError('ERR_PKGDB_CORRUPT', `${ctx.path}: not a Package.resolved object`)

@@ -1,7 +1,8 @@
 import { VigilError } from '../errors.js'
 import type { Package } from '../types.js'
 import type { Analyzer, FileInfo } from './types.js'
-import { baseName, dedupe, isRecord, langPackage, str } from './lang/common.js'
+import { dedupe, isRecord, langPackage, str } from './lang/common.js'
+import { isNamed } from './lang/names.js'
 import { parseToml, tables } from './lang/toml.js'
 
 /**
@@ -14,7 +15,7 @@ export const uvLockAnalyzer: Analyzer = {
   version: 1,
   kind: 'lang',
   maxBytes: 32 * 1024 * 1024,
-  match: (file: FileInfo) => baseName(file.path) === 'uv.lock',
+  match: (file: FileInfo) => isNamed(file.path, 'uv.lock'),
   parse(bytes, ctx) {
     const list = tables(parseToml(bytes, ctx.path), 'package')
     const roots = list.filter((p) => isRecord(p.source) && (p.source.virtual === '.' || p.source.editable === '.'))

@@ -13,7 +13,7 @@ export const SUBJECTS = {
   inventory: (hex: string) => `vigil.inventory.${hex}`,
   dlq: (original: string) => `vigil.dlq.${original}`,
   /** Where a result is published: VIGIL_OUTBOX stores it once and republishes it on `subject`. */
-  outbox: (subject: string) => `vigil.out.${subject}`,
+  outbox: (subject: string) => subject.replace(/^vigil\.results\./, 'vigil.out.results.'),
 } as const
 
 export const STREAMS = {

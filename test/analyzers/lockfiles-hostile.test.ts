@@ -55,6 +55,23 @@ describe('lockfile readers on hostile input', () => {
     expect(JSON.parse(stripJsonc('{"a": "x,}/*y*/", // c\n "b": [1,2,],}'))).toEqual({ a: 'x,}/*y*/', b: [1, 2] })
   })
 
+  it('each reader matches its file name in any folder, and not a look-alike', () => {
+    const names: Record<string, string> = {
+      'go-mod': 'go.mod', 'pip-requirements': 'requirements.txt', 'pipenv-lock': 'Pipfile.lock', 'poetry-lock': 'poetry.lock', 'uv-lock': 'uv.lock',
+      pylock: 'pylock.toml', 'maven-pom': 'pom.xml', 'gradle-lock': 'gradle.lockfile', 'sbt-lock': 'build.sbt.lock', 'conan-lock': 'conan.lock',
+      'nuget-lock': 'packages.lock.json', 'nuget-props': 'Directory.Packages.props', 'swift-resolved': 'Package.resolved', 'cocoapods-lock': 'Podfile.lock',
+      'pubspec-lock': 'pubspec.lock', 'mix-lock': 'mix.lock', 'bun-lock': 'bun.lock', 'composer-vendor': 'installed.json',
+    }
+    const file = (path: string) => ({ path, size: 1, mode: 0o644 })
+    for (const [name, base] of Object.entries(names)) {
+      const a = LOCKFILE_ANALYZERS.find((x) => x.name === name)!
+      expect(a.match(file(base)) && a.match(file(`src/app/${base}`)), name).toBe(true)
+      expect(a.match(file(`src/x${base}`)) || a.match(file(`${base}.bak`)), name).toBe(false)
+    }
+    expect(LOCKFILE_ANALYZERS.find((x) => x.name === 'pylock')!.match(file('pylock.dev.toml'))).toBe(true)
+    expect(LOCKFILE_ANALYZERS.find((x) => x.name === 'composer-vendor')!.match(file('vendor/composer/installed.json'))).toBe(false)
+  })
+
   it('swift names drop scheme, user and .git', () => {
     expect(swiftName('https://github.com/apple/swift-nio.git')).toBe('github.com/apple/swift-nio')
     expect(swiftName('git@github.com:apple/swift-nio.git')).toBe('github.com/apple/swift-nio')

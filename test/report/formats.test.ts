@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs'
-import { Ajv, type ValidateFunction } from 'ajv'
-import addFormatsPlugin from 'ajv-formats'
+import type { ValidateFunction } from 'ajv'
 import { parse as parseYaml } from 'yaml'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { SEVERITIES, type Finding } from '../../src/match/types.js'
@@ -12,19 +11,18 @@ import { compareFindings, severityRank } from '../../src/report/severity.js'
 import { renderTable } from '../../src/report/table.js'
 import type { ScanReport } from '../../src/report/types.js'
 import { HAS_SHARED, noteSharedMissing, sharedPath } from '../helpers/shared.js'
+import { newAjv } from '../sbom/schemas.js'
 import { realPypiScan, type RealScan } from './fixtures.js'
 
 noteSharedMissing('report formats on real findings')
 
 type Json = Record<string, any>
-const addFormats = ((addFormatsPlugin as unknown as { default?: typeof addFormatsPlugin }).default ?? addFormatsPlugin)
 
 /** The spec's HarborVulnerabilityReport component, out of the OpenAPI document, as a JSON schema. */
 function harborValidator(specVersion: '1.1' | '1.2'): { validate: ValidateFunction; item: Json } {
   const spec = parseYaml(readFileSync(sharedPath(`schemas/harbor-scanner-adapter-openapi-v${specVersion}.yaml`), 'utf8')) as Json
   const definitions = JSON.parse(JSON.stringify(spec.components.schemas).replaceAll('#/components/schemas/', '#/definitions/')) as Json
-  const ajv = new Ajv({ strict: false, allErrors: true })
-  addFormats(ajv)
+  const ajv = newAjv()
   ajv.addFormat('float', true) // an OpenAPI format name: a JSON number, which `type: number` already checks
   return { validate: ajv.compile({ $ref: '#/definitions/HarborVulnerabilityReport', definitions }), item: definitions.VulnerabilityItem }
 }

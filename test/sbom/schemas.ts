@@ -7,14 +7,15 @@ import { sharedPath } from '../helpers/shared.js'
 
 /** ajv over the official schemas: CycloneDX's (shipped in the library) and SPDX 2.3's (../shared). */
 
-const addFormats = ((addFormatsPlugin as unknown as { default?: typeof addFormatsPlugin }).default ?? addFormatsPlugin)
+// ajv-formats is CommonJS: under NodeNext its default import is the module object, whose `default` is the plugin.
+const addFormats = ((addFormatsPlugin as unknown as { default?: unknown }).default ?? addFormatsPlugin) as (ajv: Ajv) => Ajv
 const CDX_SCHEMA_DIR = join(dirname(createRequire(import.meta.url).resolve('@cyclonedx/cyclonedx-library/package.json')), 'res', 'schema')
 
 function readJson(path: string): Record<string, unknown> {
   return JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>
 }
 
-function newAjv(): Ajv {
+export function newAjv(): Ajv {
   const ajv = new Ajv({ strict: false, allErrors: true })
   addFormats(ajv)
   // CycloneDX uses these draft-2019 formats; the library's own validator accepts them as given too.
