@@ -108,7 +108,9 @@ async function main(): Promise<void> {
   try {
     await waitPort(natsPort, nats)
     const natsUrl = `nats://127.0.0.1:${natsPort}`
-    daemon = spawn(process.execPath, [join(ROOT, 'bin', 'vigil.js'), 'serve', '--nats', natsUrl, '--data', join(work, 'data'), '--http', `127.0.0.1:${httpPort}`, '--workers', String(WORKERS), '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, VIGIL_SECRET_KEY: Buffer.alloc(32, 3).toString('base64') } })
+    // BENCH_DAEMON_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", to profile the daemon.
+    const nodeArgs = (process.env.BENCH_DAEMON_NODE_ARGS ?? '').split(' ').filter(Boolean)
+    daemon = spawn(process.execPath, [...nodeArgs, join(ROOT, 'bin', 'vigil.js'), 'serve', '--nats', natsUrl, '--data', join(work, 'data'), '--http', `127.0.0.1:${httpPort}`, '--workers', String(WORKERS), '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, VIGIL_SECRET_KEY: Buffer.alloc(32, 3).toString('base64') } })
     for (let i = 0; ; i++) {
       const ok = await fetch(`http://127.0.0.1:${httpPort}/readyz`).then((r) => r.ok).catch(() => false)
       if (ok) break

@@ -107,7 +107,7 @@ async function embed(config: Readonly<DaemonConfig>, log: Logger): Promise<Broke
         ...broker,
         embedded: child,
         close: async () => {
-          await broker.close()
+          await broker.close().catch(() => undefined)
           await stopChild(child)
         },
       }

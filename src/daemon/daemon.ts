@@ -129,14 +129,24 @@ export async function startDaemon(config: Readonly<DaemonConfig>, log: Logger): 
         if (stopping) return
         stopping = true
         log.info({ inFlight: worker.active, graceMs: config.graceMs }, 'stopping: no new jobs; finishing in-flight work')
-        await worker.stop(config.graceMs)
-        await feed.stop()
-        await inventories.stop()
-        await http?.close()
-        await ownedBroker.close()
-        await ownedPool.close()
-        await store.close()
-        metrics.close()
+        // Each step runs even when an earlier one fails: an embedded nats-server must not outlive us.
+        const steps: [string, () => Promise<unknown> | void][] = [
+          ['jobs', () => worker.stop(config.graceMs)],
+          ['feed', () => feed.stop()],
+          ['inventory', () => inventories.stop()],
+          ['http', () => http?.close()],
+          ['nats', () => ownedBroker.close()],
+          ['pool', () => ownedPool.close()],
+          ['store', () => store.close()],
+          ['metrics', () => metrics.close()],
+        ]
+        for (const [name, step] of steps) {
+          try {
+            await step()
+          } catch (err) {
+            log.error({ step: name, error: (err as Error).message }, 'shutdown step failed; continuing')
+          }
+        }
         log.info('stopped')
       },
     }

@@ -83,7 +83,7 @@ function resultHeaders(encoding: Encoding, jobId: string | undefined, digest: st
 /**
  * A scan result, shrunk when it would not fit the broker's max payload: first long texts go
  * (descriptions, references), then the findings themselves (the summary stays, and the count of
- * what was left out). The msgID makes the outbox store (and republish) one result per job.
+ * what was left out). The msgID makes VIGIL_RESULTS keep one copy per job.
  */
 export async function publishScanResult(js: JetStreamClient, maxPayload: number, result: ScanResult, encoding: Encoding): Promise<void> {
   let body = encode(result, encoding)
@@ -95,20 +95,20 @@ export async function publishScanResult(js: JetStreamClient, maxPayload: number,
       body = encode({ ...rest, findingsOmitted: findings.length }, encoding)
     }
   }
-  await js.publish(SUBJECTS.outbox(SUBJECTS.scanResult), body, { headers: resultHeaders(encoding, result.id, result.digest), msgID: `scan-result:${result.id}` })
+  await js.publish(SUBJECTS.scanResult, body, { headers: resultHeaders(encoding, result.id, result.digest), msgID: `scan-result:${result.id}` })
 }
 
 export async function publishReassessResult(js: JetStreamClient, result: ReassessResult, encoding: Encoding): Promise<void> {
-  await js.publish(SUBJECTS.outbox(SUBJECTS.reassessResult), encode(result, encoding), { headers: resultHeaders(encoding, result.id, undefined), msgID: `reassess-result:${result.id}` })
+  await js.publish(SUBJECTS.reassessResult, encode(result, encoding), { headers: resultHeaders(encoding, result.id, undefined), msgID: `reassess-result:${result.id}` })
 }
 
 /**
  * One event per image. Every replica applies every delta, so each announces the same change;
- * the msgID (delta sequence or job + digest) makes the outbox store, and republish, one.
+ * the msgID (delta sequence or job + digest) lets VIGIL_RESULTS keep exactly one.
  */
 export async function publishFindingsChanged(js: JetStreamClient, event: FindingsChanged, origin: FindingsChangedMessage['origin'], encoding: Encoding): Promise<void> {
   const hex = digestHex(event.digest)
   const message: FindingsChangedMessage = { v: SCHEMA_VERSION, digest: event.digest, added: event.added, removed: event.removed, changed: event.changed, causes: event.causes, origin }
   const dedupe = origin.feedSeq !== undefined ? `feed-${origin.feedSeq}` : `job-${origin.jobId}`
-  await js.publish(SUBJECTS.outbox(SUBJECTS.findings(hex)), encode(message, encoding), { headers: resultHeaders(encoding, origin.jobId, event.digest), msgID: `findings:${dedupe}:${hex}` })
+  await js.publish(SUBJECTS.findings(hex), encode(message, encoding), { headers: resultHeaders(encoding, origin.jobId, event.digest), msgID: `findings:${dedupe}:${hex}` })
 }

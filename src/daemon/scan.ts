@@ -76,7 +76,7 @@ function headerAuth(header: string): RegistryAuth {
  * layouts and archives resolve from disk; a registry reference costs one manifest GET (a tag or
  * an index is looked up in the alias table that earlier scans filled). Undefined = unknown.
  */
-async function knownDigest(ctx: ScanContext, target: Target, platform: string, auth: RegistryAuth | undefined, signal: AbortSignal): Promise<{ digest?: string; alias?: string }> {
+async function knownDigest(ctx: ScanContext, target: Target, platform: string, asked: string | undefined, auth: RegistryAuth | undefined, signal: AbortSignal): Promise<{ digest?: string; alias?: string }> {
   if (target.kind === 'registry') {
     // A pinned digest that is already an indexed image needs no network at all.
     if (target.digest && readImage(ctx.store, target.digest)) return { digest: target.digest }
@@ -87,7 +87,7 @@ async function knownDigest(ctx: ScanContext, target: Target, platform: string, a
     const single = mediaType.endsWith('manifest.v1+json') || mediaType.endsWith('manifest.v2+json')
     return { digest: single ? top.digest : ctx.aliases.get(alias), alias }
   }
-  const image = await resolveImage(target, { platform, signal })
+  const image = await resolveImage(target, { ...(asked ? { platform: asked } : {}), signal })
   return { digest: image.digest }
 }
 
@@ -95,17 +95,20 @@ export async function runScan(ctx: ScanContext, job: ScanJob, signal: AbortSigna
   const { target, auth } = jobTarget(job, ctx.secretKey)
   const parsed = parseTarget(target)
   if (parsed.kind === 'sbom') throw new VigilError('ERR_TARGET_INVALID', `${target}: the daemon scans images; sbom: targets are for \`vigil scan\``)
-  const platform = formatPlatform(parsePlatform(job.platform ?? DEFAULT_PLATFORM))
+  // Only a platform the job asks for is enforced: a single-platform image (Harbor scans each child
+  // of a multi-arch index by digest) is taken as it is; an index still defaults to linux/amd64.
+  const asked = job.platform !== undefined ? formatPlatform(parsePlatform(job.platform)) : undefined
+  const platform = asked ?? DEFAULT_PLATFORM
   const analyzerSet = analyzerSetVersion(ANALYZERS)
 
-  const known = await knownDigest(ctx, parsed, platform, auth, signal)
+  const known = await knownDigest(ctx, parsed, platform, asked, auth, signal)
   if (known.digest && readImage(ctx.store, known.digest)?.analyzerSet === analyzerSet) {
     const inventory = readInventory(ctx.store, known.digest)
     const findings = imageFindings(ctx.store, known.digest)
     if (inventory && findings) return { target, inventory, findings, fromStore: true }
   }
 
-  const inventory = await buildInventory(target, { platform, ...(auth ? { auth } : {}), store: ctx.store, pool: ctx.pool, signal })
+  const inventory = await buildInventory(target, { ...(asked ? { platform: asked } : {}), ...(auth ? { auth } : {}), store: ctx.store, pool: ctx.pool, signal })
   signal.throwIfAborted()
   const findings = matchInventory(ctx.store, inventory)
   indexImage(ctx.store, inventory, findings)

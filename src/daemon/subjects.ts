@@ -12,8 +12,6 @@ export const SUBJECTS = {
   findings: (hex: string) => `vigil.results.findings.${hex}`,
   inventory: (hex: string) => `vigil.inventory.${hex}`,
   dlq: (original: string) => `vigil.dlq.${original}`,
-  /** Where a result is published: VIGIL_OUTBOX stores it once and republishes it on `subject`. */
-  outbox: (subject: string) => subject.replace(/^vigil\.results\./, 'vigil.out.results.'),
 } as const
 
 export const STREAMS = {
@@ -21,7 +19,6 @@ export const STREAMS = {
   feed: 'VIGIL_FEED',
   inventory: 'VIGIL_INVENTORY',
   results: 'VIGIL_RESULTS',
-  outbox: 'VIGIL_OUTBOX',
   dlq: 'VIGIL_DLQ',
 } as const
 
@@ -40,12 +37,8 @@ function streamConfigs(): (Partial<StreamConfig> & { name: string })[] {
     { name: STREAMS.feed, subjects: ['vigil.feed.>'], retention: RetentionPolicy.Limits, storage: StorageType.File, max_age: nanos(90 * DAY_MS) },
     // The system of record for inventories: one message per digest, the newest (the KV pattern).
     { name: STREAMS.inventory, subjects: ['vigil.inventory.*'], retention: RetentionPolicy.Limits, storage: StorageType.File, max_msgs_per_subject: 1, discard: DiscardPolicy.Old },
-    // Results go through an outbox: the server stores each result once (duplicates by
-    // Nats-Msg-Id are refused for 10 minutes) and only a stored message is republished on
-    // vigil.results.>, so a result the daemon had to publish twice (a crash or a broker fault
-    // between its publish and the ledger) still reaches subscribers once.
-    { name: STREAMS.outbox, subjects: ['vigil.out.results.>'], retention: RetentionPolicy.Limits, storage: StorageType.File, max_age: nanos(3_600_000), duplicate_window: nanos(10 * 60_000), republish: { src: 'vigil.out.results.>', dest: 'vigil.results.>' } },
-    // Results are also kept for a week, so a consumer that was away can still read them.
+    // Results are also kept for a week, so a consumer that was away can still read them; the
+    // duplicate window (Nats-Msg-Id: job id) keeps one copy of a result published twice.
     { name: STREAMS.results, subjects: ['vigil.results.>'], retention: RetentionPolicy.Limits, storage: StorageType.File, max_age: nanos(7 * DAY_MS), duplicate_window: nanos(10 * 60_000) },
     { name: STREAMS.dlq, subjects: ['vigil.dlq.>'], retention: RetentionPolicy.Limits, storage: StorageType.File, max_age: nanos(30 * DAY_MS) },
   ]

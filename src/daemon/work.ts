@@ -142,7 +142,7 @@ export class JobWorker {
       metrics.job(kind, 'done', seconds())
       jobLog.info({ ms: Math.round(seconds() * 1000) }, 'job done')
     } catch (err) {
-      const rec: ErrorRecord = shutdown.aborted ? { code: 'ERR_INTERNAL', message: SHUTDOWN, retryable: true } : timeout.aborted && !VigilError.is(err) ? { code: 'ERR_TIMEOUT', message: `the job took longer than ${config.jobTimeoutMs} ms`, retryable: true } : toErrorRecord(err)
+      const rec: ErrorRecord = shutdown.aborted ? { code: 'ERR_INTERNAL', message: SHUTDOWN, retryable: true } : timeout.aborted && (!VigilError.is(err) || err.code === 'ERR_INTERNAL') ? { code: 'ERR_TIMEOUT', message: `the job took longer than ${config.jobTimeoutMs} ms`, retryable: true } : toErrorRecord(err)
       await this.fail(m, kind ?? 'unknown', jobId, encoding, rec, deliveries, shutdown.aborted, seconds())
     } finally {
       clearInterval(heartbeat)

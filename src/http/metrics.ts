@@ -11,7 +11,7 @@ export type JobOutcome = 'done' | 'failed' | 'retried' | 'dead_lettered' | 'dupl
 const LOOP_RESOLUTION_MS = 10
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300]
 
-const LAG_BUCKETS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
+const LAG_BUCKETS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
 
 class Histogram {
   readonly counts: number[]

@@ -1,13 +1,13 @@
 import { createReadStream } from 'node:fs'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import tar from 'tar-stream'
 import type { Analyzer, AnalyzerResult, FileInfo } from '../analyzers/types.js'
 import { VigilError, toErrorRecord, type ErrorRecord } from '../errors.js'
 import { openBlobStream } from '../image/digest.js'
 import type { LayerRef } from '../image/types.js'
 import { ExpansionBudget, decompressor, detectCompression, verifiedSource } from './decompress.js'
 import { basename, dirname, normalizeEntryPath } from './paths.js'
+import { TarReader, type TarHeader } from './tar-reader.js'
 import { DEFAULT_LIMITS, type FileReport, type LayerLimits, type LayerReport } from './types.js'
 
 const WHITEOUT = '.wh.'
@@ -46,7 +46,21 @@ export async function analyzeLayer(layer: LayerRef, analyzers: readonly Analyzer
     const kind = detectCompression(head, layer.compression, layer.mediaType)
     report.stats.compression = kind
     const walker = new TarWalker(analyzers, limits, report, layer.digest)
-    await pipeline(stream, decompressor(kind, budget), walker.extract)
+    // zstd charges its own output block by block (one input chunk can expand without bound
+    // there); gzip and plain tar output is charged here, as it is parsed.
+    const countOut = kind !== 'zstd'
+    const walk = async (tarBytes: AsyncIterable<Buffer>): Promise<void> => {
+      // Pulled, not pushed: zlib inflates ahead into its readable buffer on the thread pool while
+      // this loop parses, instead of parsing synchronously inside zlib's output callback.
+      for await (const chunk of tarBytes) {
+        if (countOut) budget.addOut(chunk.length)
+        walker.reader.push(chunk)
+        await walker.drain()
+      }
+      walker.reader.end()
+    }
+    const inflate = decompressor(kind, budget)
+    await (inflate ? pipeline(stream, inflate, walk) : pipeline(stream, walk))
   } catch (err) {
     raw.destroy()
     throw classify(err)
@@ -85,30 +99,49 @@ function classify(err: unknown): VigilError {
   return new VigilError('ERR_LAYER_CORRUPT', `layer cannot be read: ${e?.message ?? String(err)}`, { cause: err })
 }
 
+/** What the walker is collecting for the entry the reader has open. */
+interface Pending {
+  info: FileInfo
+  analyzers: Analyzer[]
+  /** `sniff`: the head is being read for the sniffers; `full`: the whole body. */
+  phase: 'sniff' | 'full'
+  /** Re-sniff on the full body: set when non-sniffing analyzers forced a full read. */
+  resniff: boolean
+}
+
+/**
+ * Turns TarReader events into report entries. Event handlers are synchronous except where an
+ * analyzer parses; then drain() awaits it before asking the reader for more.
+ */
 class TarWalker {
-  readonly extract = tar.extract()
+  readonly reader = new TarReader()
   /** Matched file bytes kept for hard links that point at them (bounded by linkRetainBytes). */
   private readonly retained = new Map<string, Uint8Array>()
   private retainedBytes = 0
+  private pending: Pending | undefined
 
   constructor(
     private readonly analyzers: readonly Analyzer[],
     private readonly limits: LayerLimits,
     private readonly report: LayerReport,
     private readonly layerDigest: string,
-  ) {
-    this.extract.on('entry', (header, stream, next) => this.onEntry(header, stream, next))
-    // streamx re-emits a destroy error after pipeline() has settled and detached its listeners;
-    // pipeline already reports it, so the late copy must not become an uncaught exception.
-    this.extract.on('error', ignore)
+  ) {}
+
+  /** Handles every event the reader can produce from the chunks pushed so far. */
+  async drain(): Promise<void> {
+    for (let ev = this.reader.next(); ev !== null; ev = this.reader.next()) {
+      const work = ev.kind === 'entry' ? this.onEntry(ev.header) : this.onBody(ev.bytes)
+      if (work) await work
+    }
   }
 
-  private onEntry(header: tar.Header, stream: EntryStream, next: Next): void {
+  private onEntry(header: TarHeader): Promise<void> | undefined {
+    this.pending = undefined
     this.report.stats.entries++
     const path = normalizeEntryPath(header.name)
     if (path === null) {
       this.record(new VigilError('ERR_PATH_UNSAFE', `tar entry "${header.name}" escapes the layer root; skipped`, { details: { entry: header.name } }))
-      return drain(stream, next)
+      return
     }
     const name = basename(path)
     if (name.startsWith(WHITEOUT)) {
@@ -119,44 +152,36 @@ class TarWalker {
         this.report.whiteouts.push(dir === '' ? target : `${dir}/${target}`)
       }
       // `.wh..wh.*` other than the opaque marker is aufs bookkeeping, not image content.
-      return drain(stream, next)
+      return
     }
     const type = header.type
     if (type === 'file' || type === 'contiguous-file') {
-      const info: FileInfo = { path, size: header.size ?? 0, mode: header.mode ?? 0 }
+      const info: FileInfo = { path, size: header.size, mode: header.mode }
       const matched = this.matching(info)
-      if (matched.length === 0) return drain(stream, next)
-      this.readMatched(info, matched, stream).then(() => next(), (err: Error) => next(err))
+      if (matched.length > 0) this.startRead(info, matched)
       return
     }
-    if (type === 'link') {
-      this.onHardLink(path, header, stream, next)
-      return
-    }
+    if (type === 'link') return this.onHardLink(path, header)
     // Symlinks, directories and devices are never followed or read, so a symlink loop or a link
     // pointing out of the root costs nothing; they only hide a lower layer's file at this path.
-    if (type !== 'directory' && this.matching({ path, size: 0, mode: header.mode ?? 0 }).length > 0) this.report.shadows.push(path)
-    drain(stream, next)
+    if (type !== 'directory' && this.matching({ path, size: 0, mode: header.mode }).length > 0) this.report.shadows.push(path)
+    return
   }
 
-  private onHardLink(path: string, header: tar.Header, stream: EntryStream, next: Next): void {
-    const target = normalizeEntryPath(header.linkname ?? '')
+  private onHardLink(path: string, header: TarHeader): Promise<void> | undefined {
+    const target = normalizeEntryPath(header.linkname)
     if (target === null) {
       this.record(new VigilError('ERR_PATH_UNSAFE', `hard link "${header.name}" points outside the layer root ("${header.linkname}"); skipped`, { details: { entry: header.name } }))
-      return drain(stream, next)
+      return
     }
     const bytes = this.retained.get(target)
-    const info: FileInfo = { path, size: bytes?.length ?? 0, mode: header.mode ?? 0 }
+    const info: FileInfo = { path, size: bytes?.length ?? 0, mode: header.mode }
     const matched = this.matching(info)
-    if (matched.length > 0) {
-      if (bytes) {
-        this.parseAll(info, matched, bytes).then(() => drain(stream, next), (err: Error) => next(err))
-        return
-      }
-      // The target was not read (it matched nothing or did not fit the retain budget).
-      this.report.shadows.push(path)
-    }
-    drain(stream, next)
+    if (matched.length === 0) return
+    if (bytes) return this.parseAll(info, matched, bytes)
+    // The target was not read (it matched nothing or did not fit the retain budget).
+    this.report.shadows.push(path)
+    return
   }
 
   private matching(info: FileInfo): Analyzer[] {
@@ -167,45 +192,56 @@ class TarWalker {
     return out ?? NONE
   }
 
-  private async readMatched(info: FileInfo, matched: Analyzer[], stream: EntryStream): Promise<void> {
-    let wanted = matched
-    const sniffers = matched.filter((a) => a.sniff)
-    let bytes: Buffer
-    if (sniffers.length === matched.length) {
+  private startRead(info: FileInfo, matched: Analyzer[]): void {
+    let sniffers = 0
+    for (const a of matched) if (a.sniff) sniffers++
+    if (sniffers === matched.length) {
       // Every analyzer recognises content: read the head first, then all of it only if asked.
-      const { head, rest } = await readHead(stream, Math.min(SNIFF_BYTES, info.size))
-      wanted = matched.filter((a) => a.sniff!(head))
-      if (wanted.length === 0) return drainAsync(rest)
-      const limit = this.maxBytesFor(wanted)
-      if (info.size > limit) return this.tooLarge(info, limit, rest)
-      bytes = await readAll(rest, info.size, head)
-    } else {
-      const limit = this.maxBytesFor(matched)
-      if (info.size > limit) return this.tooLarge(info, limit, stream)
-      bytes = await readAll(stream, info.size)
-      // Read anyway for the others: the sniffing analyzers still only get what they recognise.
-      if (sniffers.length > 0) {
-        const head = bytes.subarray(0, SNIFF_BYTES)
-        wanted = matched.filter((a) => !a.sniff || a.sniff(head))
+      this.pending = { info, analyzers: matched, phase: 'sniff', resniff: false }
+      this.reader.collect(Math.min(SNIFF_BYTES, info.size))
+      return
+    }
+    if (!this.fits(info, matched)) return
+    // Read anyway for the others: the sniffing analyzers still only get what they recognise.
+    this.pending = { info, analyzers: matched, phase: 'full', resniff: sniffers > 0 }
+    this.reader.collect(info.size)
+  }
+
+  private onBody(bytes: Buffer): Promise<void> | undefined {
+    const p = this.pending
+    if (!p) return
+    if (p.phase === 'sniff') {
+      const wanted = p.analyzers.filter((a) => a.sniff!(bytes))
+      if (wanted.length === 0 || !this.fits(p.info, wanted)) {
+        this.pending = undefined
+        return
       }
+      p.analyzers = wanted
+      p.phase = 'full'
+      this.reader.collect(p.info.size)
+      return
+    }
+    this.pending = undefined
+    let wanted = p.analyzers
+    if (p.resniff) {
+      const head = bytes.subarray(0, SNIFF_BYTES)
+      wanted = wanted.filter((a) => !a.sniff || a.sniff(head))
     }
     this.report.stats.matched++
     if (this.retainedBytes + bytes.length <= this.limits.linkRetainBytes) {
-      this.retained.set(info.path, bytes)
+      this.retained.set(p.info.path, bytes)
       this.retainedBytes += bytes.length
     }
-    await this.parseAll(info, wanted, bytes)
+    return this.parseAll(p.info, wanted, bytes)
   }
 
-  private maxBytesFor(analyzers: Analyzer[]): number {
-    let max = 0
-    for (const a of analyzers) max = Math.max(max, a.maxBytes ?? this.limits.maxFileBytes)
-    return max
-  }
-
-  private tooLarge(info: FileInfo, limit: number, stream: EntryStream): Promise<void> {
+  /** False (and ERR_FILE_TOO_LARGE recorded) when the file is over every analyzer's read limit. */
+  private fits(info: FileInfo, analyzers: Analyzer[]): boolean {
+    let limit = 0
+    for (const a of analyzers) limit = Math.max(limit, a.maxBytes ?? this.limits.maxFileBytes)
+    if (info.size <= limit) return true
     this.record(new VigilError('ERR_FILE_TOO_LARGE', `${info.path} is ${info.size} bytes, over the ${limit}-byte read limit; skipped`, { details: { path: info.path, size: info.size, limit } }))
-    return drainAsync(stream)
+    return false
   }
 
   private async parseAll(info: FileInfo, analyzers: Analyzer[], bytes: Uint8Array): Promise<void> {
@@ -229,69 +265,3 @@ class TarWalker {
 }
 
 const NONE: Analyzer[] = []
-
-type EntryStream = tar.ExtractEvents['entry'][1]
-type Next = tar.ExtractEvents['entry'][2]
-
-function ignore(): void {}
-
-function drain(stream: EntryStream, next: Next): void {
-  // An entry stream is destroyed with the extract's error when the layer fails mid-entry.
-  stream.on('error', ignore)
-  stream.once('end', () => next())
-  stream.resume()
-}
-
-function drainAsync(stream: EntryStream): Promise<void> {
-  return new Promise((resolve, reject) => {
-    stream.once('end', resolve)
-    stream.once('error', reject)
-    stream.resume()
-  })
-}
-
-/** Reads exactly `size` bytes (the tar header's size; the entry stream cannot give more). */
-function readAll(stream: EntryStream, size: number, head?: Buffer): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const out = Buffer.allocUnsafe(size)
-    let at = 0
-    if (head) {
-      head.copy(out, 0)
-      at = head.length
-    }
-    stream.on('data', (data: unknown) => {
-      const chunk = data as Buffer
-      chunk.copy(out, at)
-      at += chunk.length
-    })
-    stream.once('end', () => resolve(at === size ? out : out.subarray(0, at)))
-    stream.once('error', reject)
-  })
-}
-
-/** The first `n` bytes of an entry, and the same stream positioned after them. */
-function readHead(stream: EntryStream, n: number): Promise<{ head: Buffer; rest: EntryStream }> {
-  return new Promise((resolve, reject) => {
-    if (n === 0) return resolve({ head: Buffer.alloc(0), rest: stream })
-    const parts: Buffer[] = []
-    let got = 0
-    const onData = (data: unknown) => {
-      const chunk = data as Buffer
-      parts.push(chunk)
-      got += chunk.length
-      if (got >= n) finish()
-    }
-    const finish = () => {
-      stream.off('data', onData)
-      stream.off('end', finish)
-      stream.pause()
-      const all = Buffer.concat(parts)
-      // Bytes past the head go back so readAll sees the entry from byte `head.length` on.
-      if (all.length > n) stream.unshift(all.subarray(n))
-      resolve({ head: all.subarray(0, Math.min(n, all.length)), rest: stream })
-    }
-    stream.on('data', onData)
-    stream.once('end', finish)
-    stream.once('error', reject)
-  })
-}

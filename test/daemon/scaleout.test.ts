@@ -89,13 +89,12 @@ describe.skipIf(!HAS_NATS_SERVER || !HAS_SMALL_IMAGE)('daemon replicas', () => {
     expect(metrics).toMatch(/vigil_index_images 2/)
     expect(metrics).toMatch(/vigil_event_loop_lag_seconds\{quantile="0.99"\} [0-9.e-]+/)
 
-    // A withdrawal reaches every replica; each announces it, and the outbox lets one per image through.
+    // A withdrawal reaches every replica; each announces it, the stream keeps one per image.
     await client.publish('vigil.feed.delta', { withdrawn: [GLIBC] })
     for (const d of [a!, b!, c]) await d.waitFor((l) => l.msg === 'feed delta applied' && l.withdrawn === 1)
     for (const d of [a!, b!, c]) expect(((await ask(d, `/api/v1/query/vuln/${GLIBC}`)) as { count: number }).count).toBe(0)
-    await new Promise((r) => setTimeout(r, 500))
     const live = client.results.filter((r) => r.subject.startsWith('vigil.results.findings.'))
-    expect(live.map((r) => r.digest).sort()).toEqual(digests)
+    expect(new Set(live.map((r) => r.digest))).toEqual(new Set(digests))
     for (const e of live) expect(e.body).toMatchObject({ causes: [GLIBC], added: [], changed: [] })
     const stored = (await client.streamMessages('VIGIL_RESULTS', 'vigil.results.findings.>'))
     expect(stored.map((r) => r.subject).sort()).toEqual(digests.map((d) => `vigil.results.findings.${d.slice(7)}`))

@@ -6,7 +6,7 @@ import { ensureBuilt } from '../layers/ensure-built.js'
 import { HAS_NATS_SERVER, noteNatsMissing, startNats, type NatsServer } from '../helpers/nats.js'
 import { ROOT } from '../helpers/shared.js'
 import { freePort } from '../helpers/registry.js'
-import { HAS_SMALL_IMAGE, JobClient, removeDir, SMALL_TARGET, startDaemonProcess, tempDir } from './harness.js'
+import { HAS_SMALL_IMAGE, JobClient, removeDir, SMALL_TARGET, startDaemonProcess, tempDir, type DaemonProcess } from './harness.js'
 
 noteNatsMissing()
 
@@ -19,6 +19,7 @@ describe.skipIf(!HAS_NATS_SERVER)('vigil serve: start-up errors and graceful shu
   let image: FakeImage
   let registry: FakeRegistry
   const dirs: string[] = []
+  const daemons: DaemonProcess[] = []
 
   beforeAll(async () => {
     ensureBuilt()
@@ -28,6 +29,8 @@ describe.skipIf(!HAS_NATS_SERVER)('vigil serve: start-up errors and graceful shu
   }, 60_000)
 
   afterAll(async () => {
+    // A failed assertion leaves a daemon running: SIGTERM lets it stop an embedded nats-server too.
+    for (const d of daemons) await d.stop()
     await registry?.stop()
     await plain?.dispose()
     await js?.dispose()
@@ -62,6 +65,7 @@ describe.skipIf(!HAS_NATS_SERVER)('vigil serve: start-up errors and graceful shu
     expect(noJs.stderr).toContain('ERR_BROKER_NO_JETSTREAM')
 
     const daemon = await startDaemonProcess({ natsUrl: undefined, env: { VIGIL_NATS_PROBE_URL: probe } })
+    daemons.push(daemon)
     dirs.push(daemon.dataDir)
     const line = await daemon.waitFor((l) => String(l.msg).includes('started an embedded nats-server -js'))
     expect(line.store).toBe(join(daemon.dataDir, 'nats'))
@@ -83,6 +87,7 @@ describe.skipIf(!HAS_NATS_SERVER)('vigil serve: start-up errors and graceful shu
     const client = await JobClient.open(js.url)
     // ack_wait 1 s (this daemon creates the consumer): only working() heartbeats keep the hung job from redelivery.
     const first = await startDaemonProcess({ natsUrl: js.url, args: ['--grace-ms', '300', '--ack-wait-ms', '1000'] })
+    daemons.push(first)
     dirs.push(first.dataDir)
     await client.publish('vigil.jobs.scan', { id: 'graceful', target: `${registry.host}/repo:tag` })
     await new Promise<void>((resolve) => {
@@ -98,6 +103,7 @@ describe.skipIf(!HAS_NATS_SERVER)('vigil serve: start-up errors and graceful shu
 
     registry.fault = undefined
     const second = await startDaemonProcess({ natsUrl: js.url })
+    daemons.push(second)
     dirs.push(second.dataDir)
     await client.waitForResults((rs) => rs.some((r) => r.jobId === 'graceful'), 20_000)
     expect(client.scanResults().map((r) => [r.jobId, r.body.status])).toEqual([['graceful', 'done']])
