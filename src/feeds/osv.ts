@@ -49,7 +49,9 @@ export function* osvToItems(json: unknown, file: string): Generator<FeedItem> {
     affected.push(entry)
   }
   const record: AdvisoryRecord = { key: id, id, aliases: strings(json.aliases).filter((a) => a !== id), cvss: cvssOf(json.severity), affected, source: 'osv' }
-  if (typeof json.modified === 'string') record.modified = json.modified
+  // A `modified` that is not a timestamp (placeholder text seen in real snapshots) is left out:
+  // it would otherwise sort above every real date in `db status` and in delta ordering.
+  if (typeof json.modified === 'string' && !Number.isNaN(Date.parse(json.modified))) record.modified = json.modified
   if (typeof json.published === 'string') record.published = json.published
   if (typeof json.withdrawn === 'string') record.withdrawn = json.withdrawn
   if (typeof json.summary === 'string') record.summary = json.summary

@@ -41,6 +41,7 @@ export async function analyzeLayer(layer: LayerRef, analyzers: readonly Analyzer
     stats: { bytesIn: 0, bytesOut: 0, entries: 0, matched: 0, compression: 'none' },
   }
   const raw = await open(layer)
+  let failure: unknown
   try {
     const { stream, head } = await verifiedSource(raw, layer.digest, budget)
     const kind = detectCompression(head, layer.compression, layer.mediaType)
@@ -50,20 +51,26 @@ export async function analyzeLayer(layer: LayerRef, analyzers: readonly Analyzer
     // there); gzip and plain tar output is charged here, as it is parsed.
     const countOut = kind !== 'zstd'
     const walk = async (tarBytes: AsyncIterable<Buffer>): Promise<void> => {
-      // Pulled, not pushed: zlib inflates ahead into its readable buffer on the thread pool while
-      // this loop parses, instead of parsing synchronously inside zlib's output callback.
-      for await (const chunk of tarBytes) {
-        if (countOut) budget.addOut(chunk.length)
-        walker.reader.push(chunk)
-        await walker.drain()
+      try {
+        // Pulled, not pushed: zlib inflates ahead into its readable buffer on the thread pool
+        // while this loop parses, instead of parsing synchronously inside zlib's output callback.
+        for await (const chunk of tarBytes) {
+          if (countOut) budget.addOut(chunk.length)
+          walker.reader.push(chunk)
+          await walker.drain()
+        }
+        walker.reader.end()
+      } catch (err) {
+        // pipeline() reports the AbortError of the streams it tears down, not this cause.
+        failure ??= err
+        throw err
       }
-      walker.reader.end()
     }
     const inflate = decompressor(kind, budget)
     await (inflate ? pipeline(stream, inflate, walk) : pipeline(stream, walk))
   } catch (err) {
     raw.destroy()
-    throw classify(err)
+    throw classify(failure ?? err)
   } finally {
     report.stats.bytesIn = budget.bytesIn
     report.stats.bytesOut = budget.bytesOut

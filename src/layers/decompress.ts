@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { createRequire } from 'node:module'
 import { Readable, Transform, type TransformCallback } from 'node:stream'
-import { createGunzip } from 'node:zlib'
+import { createGunzip, type ZlibOptions } from 'node:zlib'
 import { VigilError } from '../errors.js'
 import type { LayerCompression } from '../image/types.js'
 import type { LayerLimits } from './types.js'
@@ -134,7 +134,8 @@ export const INFLATE_AHEAD = 4 * INFLATE_CHUNK
 export function decompressor(kind: Detected, budget: ExpansionBudget): Transform | undefined {
   if (kind === 'zstd') return new ZstdInflate(budget)
   // Default finishFlush (Z_FINISH): a truncated stream fails with "unexpected end of file".
-  if (kind === 'gzip') return createGunzip({ chunkSize: INFLATE_CHUNK, readableHighWaterMark: INFLATE_AHEAD })
+  // zlib hands its options to the Transform constructor too; @types/node only lists zlib's own.
+  if (kind === 'gzip') return createGunzip({ chunkSize: INFLATE_CHUNK, readableHighWaterMark: INFLATE_AHEAD } as ZlibOptions)
   return undefined
 }
 
