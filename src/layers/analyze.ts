@@ -20,7 +20,7 @@ const NETWORK_CODES = new Set(['ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ECONNREFUSED
 
 /**
  * One layer, streamed: blob → digest check → gunzip / zstd / none → tar walk → analyzers on the
- * entries they match. Unmatched entries are drained without being buffered, so memory stays at a
+ * entries they match. Unmatched entries are skipped without being buffered, so memory stays at a
  * few stream buffers plus the matched files (each bounded by its analyzer's maxBytes).
  *
  * Fatal (thrown): ERR_DIGEST_MISMATCH, ERR_LAYER_CORRUPT, ERR_LAYER_TOO_LARGE and blob-access
@@ -101,8 +101,8 @@ function classify(err: unknown): VigilError {
   if (e && typeof e.code === 'string' && NETWORK_CODES.has(e.code)) {
     return new VigilError('ERR_REGISTRY_UNAVAILABLE', `blob stream failed: ${e.message}`, { cause: err })
   }
-  // zlib ("unexpected end of file", "incorrect header check") and tar-stream ("Unexpected end of
-  // data", "Invalid tar header") report the same thing: these bytes are not a layer.
+  // zlib ("unexpected end of file", "incorrect header check") reports the same thing as the tar
+  // reader's own ERR_LAYER_CORRUPT: these bytes are not a layer.
   return new VigilError('ERR_LAYER_CORRUPT', `layer cannot be read: ${e?.message ?? String(err)}`, { cause: err })
 }
 

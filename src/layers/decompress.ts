@@ -158,7 +158,8 @@ class ZstdInflate extends Transform {
   private pendingDone: TransformCallback | undefined
 
   constructor(private readonly budget: ExpansionBudget) {
-    super()
+    // Room for a few blocks, so one pump produces several before the tar walk has to pull.
+    super({ readableHighWaterMark: INFLATE_AHEAD })
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {

@@ -3,10 +3,13 @@ import { VigilError } from '../errors.js'
 /**
  * A pull-style streaming tar reader, hand-written instead of tar-stream for the scan hot path.
  * tar-stream gives every entry its own streamx Readable and parses inside the writer's callback;
- * on the 1 GB bench layer (21k entries) gunzip + tar-stream draining every entry took 2.6–3.9 s
- * wall against 2.1–2.5 s for gunzip alone. Almost every entry of a layer matches no analyzer, so
- * here an unmatched body is skipped by arithmetic (no copy, no object per entry) and only the
- * bodies the caller asks for are copied out, into one buffer of exactly the requested size.
+ * almost every entry of a layer matches no analyzer, so here an unmatched body is skipped by
+ * arithmetic (no copy, no object per entry) and only the bodies the caller asks for are copied
+ * out, into one buffer of exactly the requested size. Measured on the 1 GB bench layer (21k
+ * entries; best of 4, back to back, shared 2-core box): gunzip alone 1.40 s CPU, gunzip +
+ * tar-stream draining every entry 1.49 s, gunzip + this reader 1.40 s. The whole analyzeLayer
+ * went from 1.97 s to 1.72 s CPU (gunzip 1.38 s in the same run), together with the pulled,
+ * decoupled inflate in analyze.ts.
  *
  * Use: push() decompressed chunks, then call next() until it returns null. After an `entry`
  * event the caller may call collect(n) to receive the body's first n bytes as a `body` event
@@ -127,8 +130,10 @@ export class TarReader {
   }
 
   private header(block: Buffer): TarEvent | null {
-    let sum = 0
-    for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 32 : block[i]!
+    // The checksum field itself counts as eight spaces.
+    let sum = 8 * 32
+    for (let i = 0; i < 148; i++) sum += block[i]!
+    for (let i = 156; i < BLOCK; i++) sum += block[i]!
     if (sum === 8 * 32) return null // an all-zero block: end-of-archive marker or padding
     const stored = readNumber(block, 148, 8)
     if (stored !== sum) throw corrupt(`invalid tar header checksum at byte ${this.position - BLOCK} (stored ${stored}, computed ${sum}): not a tar stream, or damaged`)

@@ -212,7 +212,7 @@ describe('TarReader on damaged input', () => {
   it('rejects a header with a bad checksum as ERR_LAYER_CORRUPT', async () => {
     const tar = await packed([{ name: 'a', content: 'x' }, { name: 'b', content: 'y' }])
     const bad = Buffer.from(tar)
-    bad[1024 + 3] ^= 0x20 // second header's name
+    bad.writeUInt8(bad.readUInt8(1024 + 3) ^ 0x20, 1024 + 3) // second header's name
     expect(codeOf(() => readTar([bad]))).toBe('ERR_LAYER_CORRUPT')
     expect(codeOf(() => readTar([Buffer.from('not a tar at all'.repeat(64))]))).toBe('ERR_LAYER_CORRUPT')
   })
@@ -235,5 +235,38 @@ describe('TarReader on damaged input', () => {
     const fromStream: Buffer[] = []
     for await (const c of Readable.from(chunks)) fromStream.push(c as Buffer)
     expect(readTar(fromStream).map((s) => [s.name, s.body?.length])).toEqual([['f1', 3000], ['f2', 77]])
+  })
+})
+
+describe('TarReader on archives written by GNU tar', () => {
+  it.each(['gnu', 'pax', 'ustar'] as const)('reads --format=%s with long paths, links and an empty file', async (format) => {
+    const { execFileSync } = await import('node:child_process')
+    const { mkdtemp, mkdir, writeFile, symlink, link, rm } = await import('node:fs/promises')
+    const { tmpdir } = await import('node:os')
+    const { join } = await import('node:path')
+    const root = await mkdtemp(join(tmpdir(), 'vigil-tar-cli-'))
+    try {
+      // ustar caps names at 100 bytes + a 155-byte prefix, so keep the long one within that there.
+      const deep = format === 'ustar' ? 'usr/lib/node_modules/' + 'd'.repeat(90) : 'usr/lib/node_modules/' + 'deep-segment/'.repeat(12) + 'pkg'
+      await mkdir(join(root, deep), { recursive: true })
+      await writeFile(join(root, deep, 'package.json'), '{"name":"pkg","version":"1.0.0"}')
+      await writeFile(join(root, 'empty'), '')
+      // A link target over 100 bytes needs GNU `K` or pax `linkpath`; ustar cannot store one.
+      const target = format === 'ustar' ? 'empty' : `${deep}/package.json`
+      await symlink(target, join(root, 'sym'))
+      await link(join(root, 'empty'), join(root, 'hard'))
+      const tar = execFileSync('tar', [`--format=${format}`, '--sort=name', '-C', root, '-cf', '-', 'usr', 'empty', 'hard', 'sym'], { maxBuffer: 1 << 24 })
+      const seen = readTar([tar])
+      const byName = new Map(seen.map((s) => [s.name.replace(/\/$/, ''), s]))
+      expect(byName.get(`${deep}/package.json`)).toMatchObject({ type: 'file', size: 32, body: '{"name":"pkg","version":"1.0.0"}' })
+      expect(byName.get(deep)?.type).toBe('directory')
+      expect(byName.get('empty')).toMatchObject({ type: 'file', size: 0, body: '' })
+      expect(byName.get('hard')).toMatchObject({ type: 'link', linkname: 'empty' })
+      expect(byName.get('sym')).toMatchObject({ type: 'symlink', linkname: target })
+      // Split anywhere, the archive reads the same.
+      for (const cut of [1, 100, 511, 512, 513, 1000, tar.length - 1]) expect(readTar([tar.subarray(0, cut), tar.subarray(cut)])).toEqual(seen)
+    } finally {
+      await rm(root, { recursive: true, force: true })
+    }
   })
 })
