@@ -1,5 +1,7 @@
 import { resolveDataDir } from '../../config.js'
 import { VigilError } from '../../errors.js'
+import { reassessAfterImport, resumePending } from '../../assess/index.js'
+import { ensureSchema } from '../../assess/rebuild.js'
 import { importFeeds, type ImportReport } from '../../match/index.js'
 import { advisoryStatus, type AdvisoryStatus } from '../../store/advisories.js'
 import { openStore } from '../../store/env.js'
@@ -12,7 +14,8 @@ import  Load vulnerability data. Each path is a file or a directory (read recurs
         format is detected from the content: OSV JSON / NDJSON / zip (osv.dev's per-ecosystem
         all.zip), Alpine secdb JSON, Debian security-tracker JSON, nodejs security-wg npm
         advisories, EPSS CSV (plain or .gz), CISA KEV JSON. Malformed records are reported and
-        skipped; the rest is imported. Re-importing unchanged data changes nothing.
+        skipped; the rest is imported. Re-importing unchanged data changes nothing. Images
+        already scanned into the data dir are re-assessed against what changed.
 status  Sources, record counts per ecosystem, newest modification, EPSS/KEV dates.
 
 Exit codes: 0 ok (record-level errors are listed on stderr), 2 a path is unreadable or of an
@@ -83,10 +86,19 @@ export const dbCommand: Command = {
       const store = openStore(resolveDataDir(values.data, io.env))
       try {
         const bar = progress(io)
+        ensureSchema(store)
+        // A re-assessment an earlier import left unfinished (a crash) completes first.
+        resumePending(store)
         const report = await importFeeds(store, paths, { onProgress: bar.update })
         bar.done()
-        if (format === 'json') io.stdout.write(JSON.stringify(report, null, 2) + '\n')
-        else printImport(report, io, values.quiet ?? false)
+        // Images already scanned into this data dir are brought up to date with what changed.
+        const changedImages = new Set<string>()
+        const reassessed = reassessAfterImport(store, report, { onChange: (e) => changedImages.add(e.digest) })
+        if (format === 'json') io.stdout.write(JSON.stringify({ ...report, reassessed: { ...reassessed, changedImages: [...changedImages] } }, null, 2) + '\n')
+        else {
+          printImport(report, io, values.quiet ?? false)
+          if (!values.quiet && changedImages.size > 0) io.stdout.write(`re-assessed stored images: findings changed in ${num(changedImages.size)} image(s)\n`)
+        }
         // A named path that cannot be read at all (missing, not a feed, cut short) is an input error.
         const unreadable = report.errors.some((e) => (e.code === 'ERR_FEED_UNREADABLE' || e.code === 'ERR_FEED_FORMAT_UNKNOWN') && paths.includes(e.file))
         return unreadable ? EXIT.usage : EXIT.ok

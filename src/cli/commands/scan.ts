@@ -9,8 +9,10 @@ import { REPORT_FORMATS, isReportFormat, renderReport } from '../../report/index
 import { applyPolicy, failingFindings, parseFailOn, parseSeverityList, type Policy } from '../../report/policy.js'
 import { readVexFile } from '../../report/vex.js'
 import { readSbomFile } from '../../sbom/read.js'
+import { indexImage } from '../../assess/index-image.js'
+import { ensureSchema } from '../../assess/rebuild.js'
 import { openStore, type Store } from '../../store/env.js'
-import type { Inventory } from '../../types.js'
+import { isDigest, type Inventory } from '../../types.js'
 import { COMMON_OPTIONS, EXIT, parseCommandArgs, type CliIo, type Command } from '../command.js'
 import { IMAGE_OPTIONS, IMAGE_OPTIONS_USAGE, imageOptions } from '../image-options.js'
 import { scanProgress } from '../progress.js'
@@ -119,6 +121,12 @@ async function run(argv: string[], io: CliIo): Promise<number> {
     inventory ??= await scanImage(target, source, store, io, quiet)
     if (store.advisories.getKeysCount({ limit: 1 }) === 0) note(`no vulnerability data imported; run vigil db import (data dir ${dataDir})`)
     findings = matchInventory(store, inventory)
+    // Scanned once, kept: the image's inventory and findings go into the index, so that
+    // `vigil query` finds it and `vigil db import` keeps its findings current.
+    if (isDigest(inventory.image.digest)) {
+      ensureSchema(store)
+      indexImage(store, inventory, findings)
+    }
   } finally {
     await store.close()
   }
