@@ -1,6 +1,6 @@
 import { parseTarget } from '../image/reference.js'
 import type { Finding, Severity } from '../match/types.js'
-import { advisoryUrl, compareFindings, preferredCvss, severityRank } from './severity.js'
+import { advisoryUrl, compareFindings, firstCvssOf, severityRank } from './severity.js'
 import { TOOL } from './tool.js'
 import type { ScanReport } from './types.js'
 
@@ -57,8 +57,8 @@ function cvssAttributes(f: Finding): Record<string, Record<string, number | stri
 }
 
 function item(f: Finding, report: ScanReport): Record<string, unknown> {
-  const v3 = preferredCvss(f.cvss, ['3.1', '3.0'])
-  const v2 = preferredCvss(f.cvss, ['2.0'])
+  const v3 = firstCvssOf(f.cvss, ['3.1', '3.0'])
+  const v2 = firstCvssOf(f.cvss, ['2.0'])
   const links = [advisoryUrl(f.id), ...(f.references ?? []).filter((u) => /^https?:\/\/\S+$/.test(u))]
   const { layers, diffIds } = report.inventory.image
   const layerIndex = f.layer ? layers.indexOf(f.layer as (typeof layers)[number]) : -1

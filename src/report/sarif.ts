@@ -1,5 +1,6 @@
 import type { Finding, Severity } from '../match/types.js'
-import { advisoryUrl, compareFindings, preferredCvss } from './severity.js'
+import { preferredCvss } from '../match/severity.js'
+import { advisoryUrl, compareFindings } from './severity.js'
 import { TOOL } from './tool.js'
 import type { ScanReport } from './types.js'
 

@@ -15,19 +15,8 @@ export function compareFindings(a: Finding, b: Finding): number {
   return severityRank(b.severity) - severityRank(a.severity) || b.risk - a.risk || a.id.localeCompare(b.id) || a.pkgKey.localeCompare(b.pkgKey)
 }
 
-/** The qualitative rating a CVSS score carries (v2 has no "critical" band). */
-export function cvssRating(score: CvssScore): Severity {
-  const s = score.score
-  if (score.version === '2.0') return s >= 7 ? 'HIGH' : s >= 4 ? 'MEDIUM' : 'LOW'
-  if (s >= 9) return 'CRITICAL'
-  if (s >= 7) return 'HIGH'
-  if (s >= 4) return 'MEDIUM'
-  if (s > 0) return 'LOW'
-  return 'NEGLIGIBLE'
-}
-
-/** v4 > v3.1 > v3.0 > v2, the order DESIGN.md gives for severity. */
-export function preferredCvss(scores: readonly CvssScore[], versions: readonly CvssScore['version'][] = ['4.0', '3.1', '3.0', '2.0']): CvssScore | undefined {
+/** The first score among `versions`, in that order (Harbor's report wants v3 and v2 apart). */
+export function firstCvssOf(scores: readonly CvssScore[], versions: readonly CvssScore['version'][]): CvssScore | undefined {
   for (const v of versions) {
     const hit = scores.find((s) => s.version === v)
     if (hit) return hit

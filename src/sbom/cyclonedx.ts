@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import { Enums, Models, Serialize, Spec } from '@cyclonedx/cyclonedx-library'
 import { packageKey, type Finding, type Severity } from '../match/types.js'
-import { advisorySourceName, advisoryUrl, cvssRating } from '../report/severity.js'
+import { severityFromCvss } from '../match/severity.js'
+import { advisorySourceName, advisoryUrl } from '../report/severity.js'
 import { TOOL } from '../report/tool.js'
 import type { SuppressedFinding } from '../report/types.js'
 import type { Inventory, Package } from '../types.js'
@@ -150,7 +151,7 @@ function addVulnerability(bom: Models.Bom, f: Finding, refByKey: Map<string, Mod
       method: CDX_METHOD[score.version],
       score: score.score,
       vector: score.vector,
-      severity: CDX_SEVERITY[cvssRating(score)],
+      severity: CDX_SEVERITY[severityFromCvss(score)],
       source: score.source ? new Vuln.Source({ name: score.source }) : undefined,
     }))
   }
