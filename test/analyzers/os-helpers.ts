@@ -111,14 +111,5 @@ export async function parseWith(analyzer: Analyzer, bytes: Uint8Array, path: str
   return analyzer.parse(bytes, { path, size: bytes.length, mode: 0o644 })
 }
 
-/** A deterministic PRNG (mulberry32) so corruption tests are reproducible. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** A deterministic PRNG (mulberry32) so corruption tests are reproducible: the benches' one. */
+export { seeded as prng } from '../../bench/reassess-fleet.js'
