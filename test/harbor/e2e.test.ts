@@ -69,7 +69,8 @@ describe.skipIf(!READY)('Harbor adapter end to end', () => {
   let distroless: ManifestInfo
   let multiarch: ManifestInfo
   let minbase: ManifestInfo
-  const spec = specValidators('1.2')
+  // The describe body runs even when skipped; the schemas are in ../shared.
+  const spec = READY ? specValidators('1.2') : (undefined as never)
   const reports = new Map<string, Report>()
   let bearerToken = ''
   let adapterLog = ''

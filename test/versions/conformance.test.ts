@@ -23,7 +23,7 @@ const SAMPLE_FILES: Record<SchemeName, string[]> = {
 }
 
 /** Used when ../shared is absent, so the properties still run. */
-const BUILT_IN = ['0', '1', '1.0', '1.0.0', '1.0.1', '1.2', '1.10', '2.0', '10.0', '1.0.0-1', '1.0-1', '1.0rc1', '1.0.0-rc.1', '2.0.0-beta.2', '0.9.9']
+const BUILT_IN = ['0', '1', '1.0', '1.0.0', '1.0.1', '1.2', '1.10', '2.0', '10.0', '1.0.0-1', '1.0-1', '1.0rc1', '1.0.0-rc.1', '2.0.0-beta.2', '0.9.9', '0.0.1', '1.2.3', '1.2.10', '3.0.0-alpha', '3.0.0-alpha.1', '3.0.0', '10.0.0']
 
 /** mulberry32: a fixed-seed PRNG, so every run samples the same versions. */
 function rng(seed: number): () => number {
