@@ -8,11 +8,11 @@ import { existsSync, readFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { Ajv, type ValidateFunction } from 'ajv'
-import addFormats from 'ajv-formats'
+import type { ValidateFunction } from 'ajv'
 import { parse as parseYaml } from 'yaml'
 import { freePort } from '../helpers/registry.js'
 import { ROOT, sharedPath } from '../helpers/shared.js'
+import { newAjv } from '../sbom/schemas.js'
 
 export const CORPUS = join(homedir(), '.cache', 'vigil-corpus')
 export const corpusOci = (name: string) => join(CORPUS, name, 'oci')
@@ -115,8 +115,7 @@ export interface SpecValidators {
 /** The spec's components as JSON Schema: `#/components/schemas/X` refs resolve inside one document. */
 export function specValidators(version: '1.0' | '1.1' | '1.2' = '1.2'): SpecValidators {
   const doc = parseYaml(readFileSync(sharedPath('schemas', `harbor-scanner-adapter-openapi-v${version}.yaml`), 'utf8')) as { components: { schemas: Record<string, unknown> } }
-  const ajv = new Ajv({ strict: false, allErrors: true })
-  addFormats.default(ajv)
+  const ajv = newAjv()
   ajv.addFormat('float', true)
   ajv.addFormat('url', (s: string) => URL.canParse(s))
   ajv.addSchema({ $id: 'harbor', components: doc.components })

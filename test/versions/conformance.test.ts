@@ -4,6 +4,7 @@ import { SCHEMES } from '../../src/versions/index.js'
 import type { SchemeName, VersionScheme } from '../../src/versions/types.js'
 import { HAS_SHARED, noteSharedMissing } from '../helpers/shared.js'
 import { rows } from './vectors.js'
+import { seeded } from '../../bench/reassess-fleet.js'
 
 noteSharedMissing('version conformance samples (falling back to the built-in samples)')
 
@@ -25,21 +26,11 @@ const SAMPLE_FILES: Record<SchemeName, string[]> = {
 /** Used when ../shared is absent, so the properties still run. */
 const BUILT_IN = ['0', '1', '1.0', '1.0.0', '1.0.1', '1.2', '1.10', '2.0', '10.0', '1.0.0-1', '1.0-1', '1.0rc1', '1.0.0-rc.1', '2.0.0-beta.2', '0.9.9', '0.0.1', '1.2.3', '1.2.10', '3.0.0-alpha', '3.0.0-alpha.1', '3.0.0', '10.0.0']
 
-/** mulberry32: a fixed-seed PRNG, so every run samples the same versions. */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 function sample(s: VersionScheme, n: number): string[] {
   const pool = new Set<string>(BUILT_IN)
   if (HAS_SHARED) for (const f of SAMPLE_FILES[s.name]) for (const [a, b] of rows(f)) pool.add(a ?? '').add(b ?? '')
   const valid = [...pool].filter((v) => s.isValid(v))
-  const rand = rng(0x5eed)
+  const rand = seeded(0x5eed)
   for (let i = valid.length - 1; i > 0; i--) {
     const j = Math.floor(rand() * (i + 1))
     ;[valid[i], valid[j]] = [valid[j]!, valid[i]!]
@@ -83,7 +74,7 @@ describe('every registered scheme is a total order', () => {
       })
 
       it('treats equality transitively on random triples', () => {
-        const rand = rng(42)
+        const rand = seeded(42)
         const pick = () => vs[Math.floor(rand() * vs.length)]!
         for (let k = 0; k < 5000; k++) {
           const [a, b, c] = [pick(), pick(), pick()]

@@ -8,6 +8,7 @@ import { rpm } from '../../src/versions/rpm.js'
 import type { VersionScheme } from '../../src/versions/types.js'
 import { HAS_SHARED, noteSharedMissing, sharedPath } from '../helpers/shared.js'
 import { rows } from './vectors.js'
+import { seeded } from '../../bench/reassess-fleet.js'
 
 /**
  * Our dpkg and rpm orderings against the real tools, on real version strings paired at random
@@ -21,17 +22,8 @@ noteSharedMissing('dpkg/rpm cross-check')
 if (!HAS_DPKG) console.warn('[skip] dpkg cross-check: `dpkg` is not installed')
 if (!HAS_RPM) console.warn('[skip] rpm cross-check: `rpm` is not installed')
 
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 function pairs(pool: string[], n: number, seed: number): Array<[string, string]> {
-  const rand = rng(seed)
+  const rand = seeded(seed)
   const sorted = [...new Set(pool)].sort()
   const pick = () => Math.floor(rand() * sorted.length)
   const out: Array<[string, string]> = []
