@@ -1,5 +1,5 @@
 import type { Ordering, VersionScheme } from './types.js'
-import { compareDigits, compareStrings, invalidVersion, ParseCache } from './util.js'
+import { compareDigits, comparePrerelease, invalidVersion, ParseCache } from './util.js'
 
 /**
  * Go module versions, ordered as golang.org/x/mod/semver.Compare: `vMAJOR[.MINOR[.PATCH]]`
@@ -38,27 +38,10 @@ export function goCanonical(v: string): string {
   return `v${p.major}.${p.minor}.${p.patch}${p.pre ? `-${p.pre}` : ''}${build}`
 }
 
-const DIGITS = /^\d+$/
-const isNum = (s: string): boolean => DIGITS.test(s)
 
 function comparePre(x: string, y: string): Ordering {
   if (x === y) return 0
-  if (x === '') return 1
-  if (y === '') return -1
-  const a = x.split('.')
-  const b = y.split('.')
-  for (let i = 0; i < a.length && i < b.length; i++) {
-    const p = a[i]!
-    const q = b[i]!
-    if (p === q) continue
-    const pn = isNum(p)
-    const qn = isNum(q)
-    if (pn && qn) return compareDigits(p, q)
-    if (pn) return -1
-    if (qn) return 1
-    return compareStrings(p, q)
-  }
-  return a.length < b.length ? -1 : a.length > b.length ? 1 : 0
+  return comparePrerelease(x === '' ? [] : x.split('.'), y === '' ? [] : y.split('.'))
 }
 
 export const go: VersionScheme = {

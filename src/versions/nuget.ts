@@ -1,5 +1,5 @@
 import type { Ordering, VersionScheme } from './types.js'
-import { compareDigits, invalidVersion, ParseCache } from './util.js'
+import { compareDigits, comparePrerelease, invalidVersion, ParseCache } from './util.js'
 
 /**
  * NuGet versions (NuGet.Versioning NuGetVersion / VersionComparer.Default): one to four numeric
@@ -22,23 +22,7 @@ function parse(v: string): NugetVersion {
   })
 }
 
-const DIGITS = /^\d+$/
-const isNum = (s: string): boolean => DIGITS.test(s)
 
-function comparePre(a: string[], b: string[]): Ordering {
-  if (a.length === 0 || b.length === 0) return a.length === b.length ? 0 : a.length === 0 ? 1 : -1
-  for (let i = 0; i < a.length && i < b.length; i++) {
-    const p = a[i]!
-    const q = b[i]!
-    if (p === q) continue
-    const pn = isNum(p)
-    const qn = isNum(q)
-    if (pn && qn) return compareDigits(p, q)
-    if (pn !== qn) return pn ? -1 : 1
-    return p < q ? -1 : 1
-  }
-  return a.length === b.length ? 0 : a.length < b.length ? -1 : 1
-}
 
 export const nuget: VersionScheme = {
   name: 'nuget',
@@ -49,7 +33,7 @@ export const nuget: VersionScheme = {
       const r = compareDigits(x.parts[i]!, y.parts[i]!)
       if (r !== 0) return r
     }
-    return comparePre(x.pre, y.pre)
+    return comparePrerelease(x.pre, y.pre)
   },
   isValid: (v) => RE.test(v),
 }

@@ -33,6 +33,29 @@ export function compareStrings(a: string, b: string): Ordering {
   return a < b ? -1 : a > b ? 1 : 0
 }
 
+const NUMERIC_ID = /^\d+$/
+
+/**
+ * SemVer 2.0 §11 pre-release precedence over dot-separated identifiers (empty list = a release,
+ * which sorts above any pre-release): numeric identifiers compare as numbers and below
+ * alphanumeric ones, alphanumeric ones by code point, and a shorter list of equal prefix first.
+ * Go module versions and NuGet versions both order their pre-releases this way.
+ */
+export function comparePrerelease(a: readonly string[], b: readonly string[]): Ordering {
+  if (a.length === 0 || b.length === 0) return a.length === b.length ? 0 : a.length === 0 ? 1 : -1
+  for (let i = 0; i < a.length && i < b.length; i++) {
+    const p = a[i]!
+    const q = b[i]!
+    if (p === q) continue
+    const pn = NUMERIC_ID.test(p)
+    const qn = NUMERIC_ID.test(q)
+    if (pn && qn) return compareDigits(p, q)
+    if (pn !== qn) return pn ? -1 : 1
+    return compareStrings(p, q)
+  }
+  return a.length === b.length ? 0 : a.length < b.length ? -1 : 1
+}
+
 export const isDigitCode = (c: number): boolean => c >= 48 && c <= 57
 export const isAlphaCode = (c: number): boolean => (c >= 65 && c <= 90) || (c >= 97 && c <= 122)
 
