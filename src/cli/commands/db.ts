@@ -1,6 +1,6 @@
 import { resolveDataDir } from '../../config.js'
 import { VigilError } from '../../errors.js'
-import { reassessAfterImport, resumePending } from '../../assess/index.js'
+import { reassessAfterImport } from '../../assess/index.js'
 import { ensureSchema } from '../../assess/rebuild.js'
 import { importFeeds, type ImportReport } from '../../match/index.js'
 import { advisoryStatus, type AdvisoryStatus } from '../../store/advisories.js'
@@ -87,11 +87,10 @@ export const dbCommand: Command = {
       try {
         const bar = progress(io)
         ensureSchema(store)
-        // A re-assessment an earlier import left unfinished (a crash) completes first.
-        resumePending(store)
         const report = await importFeeds(store, paths, { onProgress: bar.update })
         bar.done()
-        // Images already scanned into this data dir are brought up to date with what changed.
+        // Images already scanned into this data dir are brought up to date with what changed
+        // (reassessAfterImport also finishes any re-assessment an earlier import left pending).
         const changedImages = new Set<string>()
         const reassessed = reassessAfterImport(store, report, { onChange: (e) => changedImages.add(e.digest) })
         if (format === 'json') io.stdout.write(JSON.stringify({ ...report, reassessed: { ...reassessed, changedImages: [...changedImages] } }, null, 2) + '\n')
