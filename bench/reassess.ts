@@ -10,6 +10,7 @@
  *                             --full-limit images it is estimated from a random sample and the
  *                             JSON says so (fullRematchEstimated, fullRematchSample)
  * Import time is not part of any delta figure; event emission (onChange) is.
+ * VIGIL_BENCH_TRACE=1 prints each one-advisory delta's time and summary to stderr.
  * The last line printed is one JSON object; it is also written to bench/results/reassess-<N>.json.
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
@@ -102,8 +103,9 @@ for (let i = 0; i < Number(values.advisories); i++) {
   const report = await importFeeds(store, [ndjson('one', [mutated])])
   const c = process.cpuUsage()
   const t = performance.now()
-  applyDelta(store, report.delta, { onChange: () => void singleEvents++ })
+  const sum = applyDelta(store, report.delta, { onChange: () => void singleEvents++ })
   single.push(performance.now() - t)
+  if (process.env.VIGIL_BENCH_TRACE) log(`delta ${base.id}: ${(performance.now() - t).toFixed(2)} ms ${JSON.stringify(sum)}`)
   const used = process.cpuUsage(c)
   singleCpu.push((used.user + used.system) / 1000)
   current.set(base.id, mutated)

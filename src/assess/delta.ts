@@ -1,8 +1,9 @@
 import type { Store } from '../store/env.js'
 import type { Finding } from '../match/types.js'
-import { digestOf, readPackage, readVariant, type VariantRecord } from '../store/images.js'
-import { packagesOfVariant, variantsUnder } from '../store/postings.js'
-import { sameFinding, materialize, readVariantFindings, variantsWithFinding, writeVariantFindings } from '../store/findings.js'
+import { digestOf, digestTable, lastImageId, readPackage, variantRecord, type VariantRecord } from '../store/images.js'
+import { packageIdsOfVariant, variantsUnder } from '../store/postings.js'
+import { forEachImageOfSegment, segmentsOfPackage } from '../store/segments.js'
+import { sameFinding, materialize, readVariantFinding, readVariantFindings, variantsWithFinding, variantsWithFindingId, writeVariantFindings } from '../store/findings.js'
 import { defaultMatcher, type Matcher } from './matcher.js'
 
 /**
@@ -154,8 +155,16 @@ function runWork(store: Store, work: Work, opts: ReassessOptions, summary: Reass
   const batchSize = Math.max(1, opts.batchSize ?? 256)
   const seen = new Set<number>()
   const causes = work.causes.length > 0 ? new Set(work.causes) : undefined
-  const prefilter = work.kind === 'keys' && causes !== undefined && matcher.affectedByAny !== undefined
+  // With the delta's advisory ids known, only what those records can have changed is re-matched
+  // (match/changes.ts); an EPSS/KEV update or a delta without ids re-matches whole variants.
+  const partial = work.kind === 'keys' && causes !== undefined ? matcher.matchChanged : undefined
   summary.items += work.items.length - work.next
+  const holding = new Map<string, Set<number>>()
+  const holders = (id: string): Set<number> => {
+    let set = holding.get(id)
+    if (!set) holding.set(id, (set = new Set(variantsWithFindingId(store, id))))
+    return set
+  }
   for (let start = work.next; start < work.items.length || start === 0; start += batchSize) {
     const end = Math.min(work.items.length, start + batchSize)
     const changes: Change[] = []
@@ -164,15 +173,30 @@ function runWork(store: Store, work: Work, opts: ReassessOptions, summary: Reass
       for (const variant of ids) {
         if (seen.has(variant)) continue
         seen.add(variant)
-        const record = readVariant(store, variant)
+        const record = variantRecord(store, variant)
         if (!record) continue
-        const before = readVariantFindings(store, variant)
-        // A variant's findings can change only if a delta advisory affected it before (it has that
-        // finding) or affects it now: matchPackage's alias de-duplication only ever involves
-        // advisories that affect the version. Everything else keeps its findings unmatched.
-        if (prefilter && !before.some((f) => causes!.has(f.id)) && !matcher.affectedByAny!(store, record.pkg, record.os, causes!)) continue
+        let before: Finding[]
+        let after: Finding[]
+        if (partial) {
+          // The variant's old findings for the delta's ids. Most variants never had one:
+          // finding-refs says which did; a large delta reads the variant's findings instead.
+          const oldPicks = causes!.size > 16
+            ? readVariantFindings(store, variant).filter((f) => causes!.has(f.id))
+            : [...causes!].flatMap((id) => (holders(id).has(variant) ? (readVariantFinding(store, variant, id) ?? []) : []))
+          const found = partial(store, record.pkg, record.os, causes!, oldPicks)
+          if (found.ids.size === 0) continue
+          before = oldPicks.slice()
+          for (const id of found.ids) {
+            if (causes!.has(id)) continue
+            const f = readVariantFinding(store, variant, id)
+            if (f) before.push(f)
+          }
+          after = found.findings
+        } else {
+          before = readVariantFindings(store, variant)
+          after = matcher.matchPackage(store, record.pkg, record.os)
+        }
         summary.variants++
-        const after = matcher.matchPackage(store, record.pkg, record.os)
         const diff = diffFindings(before, after, causes)
         if (diff) changes.push({ variant, record, before, after, diff })
       }
@@ -192,13 +216,23 @@ function runWork(store: Store, work: Work, opts: ReassessOptions, summary: Reass
   }
 }
 
-/** One event per image: images holding the same package share that package's arrays. */
+/**
+ * One event per image. A changed package's findings are shown with the package's own pkgKey,
+ * purl and path once, and shared by every layer and image that holds it; they carry no `layer`
+ * (a feed delta never moves a package between layers, and a changed package sits in thousands of
+ * application layers: one copy per layer was most of a large delta's cost). Work is then done
+ * per segment (the packages one layer gave an image): a segment's diffs are merged once, images
+ * are walked straight off the segments' id lists and marked in a typed array with the first
+ * segment that reached them, and only images reached through several segments (a changed base
+ * package and a changed application package, say) need a merge, once per combination of
+ * segments. Images holding the same segments share arrays.
+ */
 function emit(store: Store, changes: Change[], onChange: (e: FindingsChanged) => void): number {
-  const perImage = new Map<number, VariantDiff | VariantDiff[]>()
+  const bySegment = new Map<number, VariantDiff[]>()
   for (const c of changes) {
     const key = c.record.keys[0]
     if (key === undefined || c.diff.causes.length === 0) continue
-    for (const { pkg, images } of packagesOfVariant(store, key, c.variant)) {
+    for (const pkg of packageIdsOfVariant(store, key, c.variant)) {
       const p = readPackage(store, pkg)
       if (!p) continue
       const shown: VariantDiff = {
@@ -207,19 +241,50 @@ function emit(store: Store, changes: Change[], onChange: (e: FindingsChanged) =>
         changed: c.diff.changed.map((x) => ({ before: materialize(x.before, p.pkg), after: materialize(x.after, p.pkg) })),
         causes: c.diff.causes,
       }
-      for (const image of images) {
-        const prior = perImage.get(image)
-        if (prior === undefined) perImage.set(image, shown)
-        else if (Array.isArray(prior)) prior.push(shown)
-        else perImage.set(image, [prior, shown])
+      for (const segment of segmentsOfPackage(store, pkg)) {
+        const list = bySegment.get(segment)
+        if (list) list.push(shown)
+        else bySegment.set(segment, [shown])
       }
     }
   }
+  const segments = [...bySegment.keys()]
+  const diffs = segments.map((segment) => {
+    const list = bySegment.get(segment)!
+    return list.length === 1 ? list[0]! : mergeDiffs(list)
+  })
+  const mark = new Int32Array(lastImageId(store) + 1)
+  const reached: number[] = []
+  let several: Map<number, number[]> | undefined
+  segments.forEach((segment, i) => {
+    const tag = i + 1
+    forEachImageOfSegment(store, segment, (image) => {
+      const prior = mark[image]
+      if (prior === undefined) return
+      if (prior === 0) {
+        mark[image] = tag
+        reached.push(image)
+      } else {
+        several ??= new Map()
+        const list = several.get(image)
+        if (list) list.push(i)
+        else several.set(image, [prior - 1, i])
+      }
+    })
+  })
   let events = 0
-  for (const [image, diffs] of perImage) {
-    const digest = digestOf(store, image)
+  const digests = digestTable(store)
+  const merged = new Map<string, VariantDiff>()
+  for (const image of reached) {
+    const digest = digests[image] ?? digestOf(store, image)
     if (digest === undefined) continue
-    const d = Array.isArray(diffs) ? mergeDiffs(diffs) : diffs
+    const many = several?.get(image)
+    let d: VariantDiff
+    if (many) {
+      const key = many.join(',')
+      d = merged.get(key) ?? mergeDiffs(many.map((i) => diffs[i]!))
+      merged.set(key, d)
+    } else d = diffs[mark[image]! - 1]!
     onChange({ digest, added: d.added, removed: d.removed, changed: d.changed, causes: d.causes })
     events++
   }
@@ -236,33 +301,29 @@ function mergeDiffs(diffs: VariantDiff[]): VariantDiff {
 }
 
 /**
- * Undefined when nothing differs. Findings of one package are unique by id (matchPackage). With
- * `causes` (the delta's advisory ids, or the CVEs of an exploit update), only findings naming a
- * cause are compared field by field: the others come from records the delta did not touch, and
- * matching is a pure function of the record, so they can only appear, vanish or move, which the
- * id comparison sees. Popular packages carry hundreds of findings; this keeps a delta cheap.
+ * Undefined when nothing differs. Findings of one package are unique by id (matchPackage), and the
+ * store keeps them by id, so order does not count. With `causes` (the delta's advisory ids, or
+ * the CVEs of an exploit update), only findings naming a cause are compared field by field: the
+ * others come from records the delta did not touch, and matching is a pure function of the
+ * record, so they can only appear or vanish, which the id comparison sees. Popular packages
+ * carry hundreds of findings; this keeps a delta cheap.
  */
 export function diffFindings(before: readonly Finding[], after: readonly Finding[], causes?: ReadonlySet<string>): VariantDiff | undefined {
   const old = new Map(before.map((f) => [f.id, f]))
   const added: Finding[] = []
   const changed: ChangedFinding[] = []
-  let same = before.length === after.length
-  for (let i = 0; i < after.length; i++) {
-    const f = after[i]!
+  for (const f of after) {
     const prior = old.get(f.id)
     if (!prior) {
       added.push(f)
-      same = false
       continue
     }
     old.delete(f.id)
     const suspect = !causes || causes.has(f.id) || f.aliases.some((a) => causes.has(a)) || prior.aliases.some((a) => causes.has(a))
     if (suspect && !sameFinding(prior, f)) changed.push({ before: prior, after: f })
-    else if (before[i]?.id !== f.id) same = false
   }
   const removed = [...old.values()]
-  // Order-only differences still rewrite the stored list (image findings follow matchPackage order).
-  if (added.length === 0 && removed.length === 0 && changed.length === 0) return same ? undefined : { added, removed, changed, causes: [] }
+  if (added.length === 0 && removed.length === 0 && changed.length === 0) return undefined
   const ids = [...new Set([...added, ...removed, ...changed.map((c) => c.after)].map((f) => f.id))].sort()
   return { added, removed, changed, causes: ids }
 }

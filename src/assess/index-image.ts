@@ -1,20 +1,22 @@
 import type { Store } from '../store/env.js'
-import type { Inventory, Package } from '../types.js'
+import type { Inventory, OsInfo, Package } from '../types.js'
 import { packageKey, type Finding } from '../match/types.js'
 import { VigilError } from '../errors.js'
 import {
-  decodeIds, dropPackage, dropVariant, encodeIds, imageIdOf, internImage, internPackage, readImage, readPackage,
-  readVariant, removeImageRecord, variantKeys, writeImage, type ImageRecord,
+  contentHash, decodeIds, dropPackage, forgetCachedRecords, dropVariant, encodeIds, imageIdOf, internImage, internPackage, nextId, readImage,
+  readPackage, readVariant, removeImageRecord, SEGMENT_COUNTER, variantKeys, writeImage, type ImageRecord,
 } from '../store/images.js'
-import { addPosting, packageInUse, removePosting, variantInUse } from '../store/postings.js'
-import { dropVariantFindings, sameFinding, materializeAll, readVariantFindings, writeVariantFindings } from '../store/findings.js'
+import { addPosting, adjustPostingCount, removePosting, variantInUse } from '../store/postings.js'
+import { addImagesToSegment, dropSegment, linkPackage, readSegment, removeImageFromSegment, segmentIdOf, writeSegment } from '../store/segments.js'
+import { dropVariantFindings, writeVariantFindings } from '../store/findings.js'
 import { defaultMatcher, postingKeys, type Matcher } from './matcher.js'
 
 export interface IndexEntry {
   inventory: Inventory
   /**
-   * What matchInventory gave for this inventory. When absent, each variant new to the store is
-   * matched here and variants already stored keep their (current) findings.
+   * What matchInventory gave for this inventory. Variants new to the store take their findings
+   * from it instead of being matched here; variants already stored keep theirs, which feed
+   * deltas keep current.
    */
   findings?: readonly Finding[]
 }
@@ -32,11 +34,17 @@ export function indexImage(store: Store, inventory: Inventory, findings?: readon
 export function indexImages(store: Store, entries: readonly IndexEntry[], opts: IndexOptions = {}): void {
   const matcher = opts.matcher ?? defaultMatcher
   for (const e of entries) validate(e.inventory)
-  // Images of one batch share most packages (base layers): intern each distinct one once.
-  const interned = new Map<string, { id: number; variant: number }>()
-  store.root.transactionSync(() => {
-    for (const e of entries) indexInTxn(store, e, matcher, interned)
-  })
+  try {
+    store.root.transactionSync(() => {
+      const appends = new SegmentAppends(store)
+      for (const e of entries) indexInTxn(store, e, matcher, appends)
+      appends.flush()
+    })
+  } catch (err) {
+    // The aborted transaction's ids will be handed out again: nothing cached for them may stay.
+    forgetCachedRecords(store)
+    throw err
+  }
 }
 
 /** Removes an image and everything only it referenced. Returns false when it was not indexed. */
@@ -45,8 +53,9 @@ export function removeImage(store: Store, digest: string): boolean {
     const rec = readImage(store, digest)
     const id = imageIdOf(store, digest)
     if (!rec || id === undefined) return false
-    unpost(store, rec, id, new Set())
+    for (const segment of decodeIds(rec.segments)) leaveSegment(store, segment, id)
     removeImageRecord(store, digest, id)
+    adjustPostingCount(store, -rec.postings)
     return true
   })
 }
@@ -62,61 +71,129 @@ function validate(inv: Inventory): void {
   }
 }
 
-function indexInTxn(store: Store, entry: IndexEntry, matcher: Matcher, interned: Map<string, { id: number; variant: number }>): void {
+/**
+ * Images of one batch mostly join segments that other images of the batch join too, and new
+ * segments share packages: the ids are collected and each id list (segment → images, package →
+ * segments) is rewritten once per batch, not once per image.
+ */
+class SegmentAppends {
+  private readonly images = new Map<number, number[]>()
+  private readonly segments = new Map<number, number[]>()
+  constructor(private readonly store: Store) {}
+  add(segment: number, image: number): void {
+    push(this.images, segment, image)
+  }
+  link(pkg: number, segment: number): void {
+    push(this.segments, pkg, segment)
+  }
+  flush(): void {
+    for (const [segment, images] of this.images) addImagesToSegment(this.store, segment, images)
+    for (const [pkg, segments] of this.segments) linkPackage(this.store, pkg, segments)
+    this.images.clear()
+    this.segments.clear()
+  }
+}
+
+function push(map: Map<number, number[]>, key: number, value: number): void {
+  const list = map.get(key)
+  if (list) list.push(value)
+  else map.set(key, [value])
+}
+
+/** The inventory's packages grouped by the layer that contributed them, in first-seen order. */
+function groupByLayer(packages: readonly Package[]): number[][] {
+  const groups = new Map<string, number[]>()
+  packages.forEach((p, i) => {
+    const layer = p.layer ?? ''
+    const g = groups.get(layer)
+    if (g) g.push(i)
+    else groups.set(layer, [i])
+  })
+  return [...groups.values()]
+}
+
+function indexInTxn(store: Store, entry: IndexEntry, matcher: Matcher, appends: SegmentAppends): void {
   const inv = entry.inventory
   const imageId = internImage(store, inv.image.digest)
   const previous = readImage(store, inv.image.digest)
   const given = entry.findings ? splitByPackage(inv.packages, entry.findings) : undefined
+  const before = new Set(previous ? decodeIds(previous.segments) : [])
 
-  const ids: number[] = []
-  const posted = new Set<number>()
-  const osKey = JSON.stringify(inv.os ?? null)
-  inv.packages.forEach((pkg, i) => {
-    const memoKey = `${osKey}\n${JSON.stringify(pkg)}`
-    const memo = interned.get(memoKey)
-    const p = memo ? { ...memo, created: false, variantCreated: false } : internPackage(store, pkg, inv.os, () => postingKeys(matcher, pkg, inv.os))
-    if (!memo) interned.set(memoKey, { id: p.id, variant: p.variant })
-    ids.push(p.id)
-    if (p.variantCreated) {
-      const found = given ? given[i]! : matcher.matchPackage(store, pkg, inv.os)
-      if (found.length) writeVariantFindings(store, p.variant, [], found)
-    } else if (given) {
-      // The scan's findings are the newest truth for this variant (they were matched just now).
-      const stored = readVariantFindings(store, p.variant)
-      if (!sameFindings(materializeAll(stored, pkg), given[i]!)) writeVariantFindings(store, p.variant, stored, materializeAll(given[i]!, readVariant(store, p.variant)!.pkg))
-    }
-    if (posted.has(p.id)) return
-    posted.add(p.id)
-    for (const key of variantKeys(store, p.variant) ?? []) addPosting(store, key, p.variant, p.id, imageId)
-  })
-  // Dropped records may sit in the batch memo: start it afresh rather than hand out a dead id.
-  if (previous && unpost(store, previous, imageId, posted)) interned.clear()
-
-  const record: ImageRecord = {
-    v: 1, id: imageId, image: inv.image, analyzerSet: inv.analyzerSet, createdAt: inv.createdAt, packages: encodeIds(ids),
+  const segments: number[] = []
+  const order: number[] = []
+  let postings = 0
+  for (const group of groupByLayer(inv.packages)) {
+    const packages = group.map((i) => inv.packages[i]!)
+    // The release is part of a segment only when a package takes its ecosystem from it (OS
+    // packages before finalising): an application layer is one segment on every base image.
+    const release = packages.some((p) => !p.ecosystem) ? (inv.os ?? null) : null
+    const hash = contentHash([release, packages])
+    const known = segmentIdOf(store, hash)
+    const seg = known ?? createSegment(store, hash, packages, inv.os, release ?? undefined, given && group.map((i) => given[i]!), matcher, appends)
+    segments.push(seg.id)
+    postings += seg.postings
+    order.push(...group)
+    if (!before.delete(seg.id)) appends.add(seg.id, imageId)
   }
+  if (before.size > 0) {
+    // Segments the image no longer holds: earlier images of this batch may have joined them.
+    appends.flush()
+    for (const segment of before) leaveSegment(store, segment, imageId)
+  }
+  const record: ImageRecord = {
+    v: 2, id: imageId, image: inv.image, analyzerSet: inv.analyzerSet, createdAt: inv.createdAt, segments: encodeIds(segments), postings,
+  }
+  if (order.some((at, i) => at !== i)) record.order = encodeIds(order)
   if (inv.os) record.os = inv.os
   writeImage(store, record)
+  adjustPostingCount(store, postings - (previous?.postings ?? 0))
 }
 
-/** Drops an image's postings for packages it no longer has; packages and variants nobody holds go too. */
-function unpost(store: Store, rec: ImageRecord, imageId: number, keep: Set<number>): boolean {
-  let dropped = false
-  for (const id of new Set(decodeIds(rec.packages))) {
-    if (keep.has(id)) continue
-    const p = readPackage(store, id)
+/** A segment seen for the first time: its packages (and variants, matched now) and postings. */
+function createSegment(
+  store: Store, hash: string, packages: readonly Package[], os: OsInfo | undefined, release: OsInfo | undefined,
+  given: readonly (readonly Finding[])[] | undefined, matcher: Matcher, appends: SegmentAppends,
+): { id: number; postings: number } {
+  const ids: number[] = []
+  const distinct = new Set<number>()
+  let postings = 0
+  packages.forEach((pkg, i) => {
+    const p = internPackage(store, pkg, os, () => postingKeys(matcher, pkg, os))
+    ids.push(p.id)
+    if (p.variantCreated) {
+      const found = given ? given[i]! : matcher.matchPackage(store, pkg, os)
+      if (found.length) writeVariantFindings(store, p.variant, [], found)
+    }
+    const keys = variantKeys(store, p.variant) ?? []
+    if (p.created) for (const key of keys) addPosting(store, key, p.variant, p.id)
+    if (!distinct.has(p.id)) {
+      distinct.add(p.id)
+      postings += keys.length
+    }
+  })
+  const id = nextId(store, SEGMENT_COUNTER)
+  const layer = packages[0]?.layer
+  writeSegment(store, id, { packages: encodeIds(ids), hash, postings, ...(release ? { os: release } : {}), ...(layer !== undefined ? { layer } : {}) })
+  for (const pkg of distinct) appends.link(pkg, id)
+  return { id, postings }
+}
+
+/** The image leaves the segment; a segment nobody holds goes, with packages and variants only it had. */
+function leaveSegment(store: Store, segment: number, image: number): void {
+  if (removeImageFromSegment(store, segment, image)) return
+  const rec = readSegment(store, segment)
+  if (!rec) return
+  for (const pkg of dropSegment(store, segment, rec, new Set(decodeIds(rec.packages)))) {
+    const p = readPackage(store, pkg)
     const variant = p && readVariant(store, p.variant)
     if (!p || !variant) continue
-    for (const key of variant.keys) removePosting(store, key, p.variant, id, imageId)
+    for (const key of variant.keys) removePosting(store, key, p.variant, pkg)
+    dropPackage(store, pkg, p, rec.os)
     const first = variant.keys[0]
-    if (first === undefined || packageInUse(store, first, p.variant, id)) continue
-    dropPackage(store, id, p, rec.os)
-    dropped = true
-    if (variantInUse(store, first, p.variant)) continue
+    if (first !== undefined && variantInUse(store, first, p.variant)) continue
     dropVariantFindings(store, p.variant)
     dropVariant(store, p.variant, variant)
   }
-  return dropped
 }
 
 /**
@@ -150,10 +227,4 @@ function splitByPackage(packages: readonly Package[], findings: readonly Finding
     out[target]!.push(f)
   }
   return out
-}
-
-function sameFindings(a: readonly Finding[], b: readonly Finding[]): boolean {
-  if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) if (!sameFinding(a[i]!, b[i]!)) return false
-  return true
 }

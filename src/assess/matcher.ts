@@ -1,9 +1,9 @@
 import type { Store } from '../store/env.js'
 import type { OsInfo, Package } from '../types.js'
 import type { Finding } from '../match/types.js'
-import { affects, matchPackage } from '../match/matcher.js'
+import { matchPackage } from '../match/matcher.js'
+import { matchChanged, type ChangedMatch } from '../match/changes.js'
 import { affectedKeys, packageEcosystem, storeKey } from '../match/keys.js'
-import { readCompiled } from '../store/advisories.js'
 
 /**
  * The narrow slice of matching that the index needs. The default is match/index.ts's; tests and
@@ -16,19 +16,17 @@ export interface Matcher {
   /** Store keys under which advisories for this package live. */
   affectedKeys(pkg: Package, os?: OsInfo): string[]
   /**
-   * Optional pre-filter: false only when no advisory with one of these display ids, as stored now,
-   * affects the package. Absent = always re-match.
+   * Optional: re-match only what a delta of the records with these ids can have changed, given
+   * the package's old findings for those ids (match/changes.ts). Absent = every variant under a
+   * touched key is re-matched whole.
    */
-  affectedByAny?(store: Store, pkg: Package, os: OsInfo | undefined, ids: ReadonlySet<string>): boolean
+  matchChanged?(store: Store, pkg: Package, os: OsInfo | undefined, causes: ReadonlySet<string>, oldPicks: readonly Finding[]): ChangedMatch
 }
 
 export const defaultMatcher: Matcher = {
   matchPackage,
   affectedKeys,
-  affectedByAny(store, pkg, os, ids) {
-    for (const key of affectedKeys(pkg, os)) for (const adv of readCompiled(store, key)) if (ids.has(adv.id) && affects(adv, pkg.version)) return true
-    return false
-  },
+  matchChanged,
 }
 
 /**

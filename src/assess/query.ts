@@ -175,13 +175,12 @@ export function imagesAffectedBy(store: Store, idOrAlias: string): VulnHit[] {
 export function topRisks(store: Store, limit = 20): TopRisk[] {
   const byId = new Map<string, { best: Finding; variants: Set<number>; packages: Set<string> }>()
   for (const { key, value } of store.findings.getRange({})) {
-    for (const f of value as Finding[]) {
-      let entry = byId.get(f.id)
-      if (!entry) byId.set(f.id, (entry = { best: f, variants: new Set(), packages: new Set() }))
-      if (f.risk > entry.best.risk) entry.best = f
-      entry.variants.add(Number(key))
-      entry.packages.add(`${f.name}@${f.installed}`)
-    }
+    const f = value as Finding
+    let entry = byId.get(f.id)
+    if (!entry) byId.set(f.id, (entry = { best: f, variants: new Set(), packages: new Set() }))
+    if (f.risk > entry.best.risk) entry.best = f
+    entry.variants.add((key as [number, string])[0])
+    entry.packages.add(`${f.name}@${f.installed}`)
   }
   const ranked = [...byId.values()].sort((a, b) => b.best.risk - a.best.risk || (a.best.id < b.best.id ? -1 : 1)).slice(0, Math.max(0, limit))
   return ranked.map(({ best, variants, packages }) => {

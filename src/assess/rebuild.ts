@@ -1,8 +1,9 @@
 import type { Store } from '../store/env.js'
 import type { Inventory } from '../types.js'
 import { REBUILD_KEY, schemaState, writeSchemaVersion } from '../store/schema.js'
-import { readInventory, type ImageRecord } from '../store/images.js'
+import { decodeIds, forgetCachedRecords, readInventory, readPackage } from '../store/images.js'
 import { indexImages, type IndexOptions } from './index-image.js'
+import { POSTING_COUNT } from '../store/postings.js'
 
 /**
  * Brings a store to the current schema: nothing for a current or empty one, a rebuild of the
@@ -23,9 +24,45 @@ export function ensureSchema(store: Store, opts: IndexOptions = {}): 'current' |
 
 const BATCH = 200
 
+function derivedDatabases(store: Store) {
+  return [
+    store.postings, store.segments, store.segmentIds, store.segmentImages, store.packageSegments,
+    store.packages, store.packageIds, store.variants, store.variantIds, store.findings, store.findingRefs,
+  ]
+}
+
 function isWholeInventory(value: unknown): value is Inventory {
   return !!value && typeof value === 'object' && Array.isArray((value as Inventory).packages) && !!(value as Inventory).image
 }
+
+/** Schema 1 kept an image as its header plus package ids (the packages database is unchanged). */
+interface ImageRecordV1 {
+  v: 1
+  image: Inventory['image']
+  os?: Inventory['os']
+  analyzerSet: string
+  createdAt: string
+  packages: Uint8Array
+}
+
+/** The whole inventory of an indexed image of any schema, before the derived databases are cleared. */
+function inventoryOf(store: Store, digest: string, value: unknown): Inventory | undefined {
+  const v1 = value as ImageRecordV1
+  if (v1 && v1.v === 1 && v1.packages instanceof Uint8Array) {
+    const packages = decodeIds(v1.packages).map((id) => readPackage(store, id)?.pkg)
+    if (packages.some((p) => p === undefined)) return undefined
+    const inv: Inventory = { v: 1, image: v1.image, packages: packages as Inventory['packages'], analyzerSet: v1.analyzerSet, createdAt: v1.createdAt }
+    if (v1.os) inv.os = v1.os
+    return inv
+  }
+  return readInventory(store, digest)
+}
+
+/** Databases of older schemas that the current one no longer uses. */
+const RETIRED = [
+  { name: 'postings', dupSort: true, encoding: 'binary' as const },
+  { name: 'finding-refs', dupSort: true, encoding: 'binary' as const },
+]
 
 /** Re-derives everything from the inventories (after a schema change or on demand). */
 export function rebuildIndex(store: Store, opts: IndexOptions = {}): { images: number } {
@@ -34,14 +71,18 @@ export function rebuildIndex(store: Store, opts: IndexOptions = {}): { images: n
       // Turn indexed images back into whole inventories before the variants they name are cleared.
       for (const { key, value } of store.images.getRange({})) {
         if (isWholeInventory(value)) continue
-        const inv = (value as ImageRecord).packages ? readInventory(store, String(key)) : undefined
+        const inv = inventoryOf(store, String(key), value)
         if (inv) store.images.putSync(String(key), inv)
         else store.images.removeSync(key)
       }
-      for (const db of [store.postings, store.packages, store.packageIds, store.variants, store.variantIds, store.findings, store.findingRefs]) db.clearSync()
+      for (const db of derivedDatabases(store)) db.clearSync()
+      store.meta.removeSync(POSTING_COUNT)
       store.meta.putSync(REBUILD_KEY, { startedAt: new Date().toISOString() })
     })
   }
+  // Ids restart from the counters, but nothing cached for the cleared records may be read again.
+  forgetCachedRecords(store)
+  for (const retired of RETIRED) store.root.openDB(retired).dropSync()
   const todo: string[] = []
   for (const { key, value } of store.images.getRange({})) if (isWholeInventory(value)) todo.push(String(key))
   for (let i = 0; i < todo.length; i += BATCH) {

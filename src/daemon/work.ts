@@ -156,6 +156,8 @@ export class JobWorker {
     // The inventory goes to the system of record before anyone is told the scan is done.
     if (!outcome.fromStore) await publishInventory(js, this.deps.maxPayload(), outcome.inventory)
     const result = { ...doneResult(job.id, outcome.target, outcome.inventory, outcome.findings, outcome.fromStore, deliveries), replica: this.deps.config.replicaId }
+    // Commits return before their flush to disk (docs/storage.md): tell no one before it is durable.
+    await this.deps.scan.store.root.flushed
     await publishScanResult(js, this.deps.maxPayload(), result, encoding)
     await ledger.record(job.id, { status: 'done', digest: outcome.inventory.image.digest, at: new Date().toISOString() })
   }
@@ -163,6 +165,7 @@ export class JobWorker {
   private async reassess(m: JsMsg, job: ReassessJob, encoding: Encoding, signal: AbortSignal): Promise<void> {
     const { js, ledger, metrics } = this.deps
     const outcome = runReassess(this.deps.scan.store, job, signal)
+    await this.deps.scan.store.root.flushed
     for (const event of outcome.events) await publishFindingsChanged(js, event, { jobId: job.id }, encoding)
     metrics.findingsEvents += outcome.events.length
     await publishReassessResult(js, { v: 1, id: job.id, status: 'done', images: outcome.images, changed: outcome.events.length, missing: outcome.missing }, encoding)

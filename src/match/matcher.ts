@@ -37,7 +37,15 @@ function matchWith(store: Store, cache: ReadCache, pkg: Package, os?: OsInfo): F
       findings.push(toFinding(store, cache, adv, pkg))
     }
   }
+  // Lists are sorted by id: with one key (every ecosystem today) this is already id order, the
+  // order the store keeps a variant's findings in (store/findings.ts).
+  if (findings.length > 1 && !sortedById(findings)) findings.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
   return findings
+}
+
+function sortedById(findings: readonly Finding[]): boolean {
+  for (let i = 1; i < findings.length; i++) if (findings[i - 1]!.id > findings[i]!.id) return false
+  return true
 }
 
 /** matchPackage for every package, in inventory order. */
@@ -70,7 +78,7 @@ export function affects(adv: CompiledAdvisory, version: string): boolean {
 /** Severity depends on the compiled advisory alone; computed once per cached advisory. */
 const ratings = new WeakMap<CompiledAdvisory, ReturnType<typeof severityOf> & { best: ReturnType<typeof preferredCvss> }>()
 
-function toFinding(store: Store, cache: ReadCache, adv: CompiledAdvisory, pkg: Package): Finding {
+export function toFinding(store: Store, cache: ReadCache, adv: CompiledAdvisory, pkg: Package): Finding {
   const state: FixState = adv.state ?? (adv.fixed.length > 0 ? 'fixed' : 'affected')
   let rated = ratings.get(adv)
   if (!rated) ratings.set(adv, (rated = { ...severityOf(adv), best: preferredCvss(adv.cvss) }))

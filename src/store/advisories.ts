@@ -214,6 +214,11 @@ export function readRecord(store: Store, key: string): AdvisoryRecord | undefine
   return stored ? (JSON.parse(Buffer.from(stored.json).toString('utf8')) as AdvisoryRecord) : undefined
 }
 
+/** The id of a stored record. */
+export function recordId(store: Store, key: string): string | undefined {
+  return (store.advisoryRecords.get(key) as StoredRecord | undefined)?.id
+}
+
 /** Record keys for an id or alias (CVE-…, GHSA-…, GO-…). */
 export function recordKeysFor(store: Store, idOrAlias: string): string[] {
   return (store.aliases.get(idOrAlias) as string[] | undefined) ?? []

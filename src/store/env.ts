@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { open, type Database, type RootDatabase } from 'lmdb'
 import { VigilError } from '../errors.js'
+import type { IdListDb } from './id-lists.js'
 
 /**
  * One LMDB environment under the data dir. Each concern has its own named database; the module
@@ -27,18 +28,26 @@ export interface Store {
   readonly variants: Database<unknown, number>
   /** content hash of a variant → its id */
   readonly variantIds: Database<unknown, string>
-  /** [`ecosystem\0name`, variant id, package id] → 4-byte image ids, dupSort (store/postings.ts) */
+  /** [`ecosystem\0name`, variant id, package id] → empty: the packages filed under a key (store/postings.ts) */
   readonly postings: Database<Buffer, PostingKey>
+  /** segment id → SegmentRecord: the packages one layer gave an image (store/segments.ts) */
+  readonly segments: Database<unknown, number>
+  /** content hash of a segment → its id */
+  readonly segmentIds: Database<unknown, string>
+  /** segment id → the images holding it, packed id lists (store/id-lists.ts) */
+  readonly segmentImages: IdListDb
+  /** package id → the segments holding it, packed id lists */
+  readonly packageSegments: IdListDb
   /** `ecosystem\0name` → compiled advisories affecting that package */
   readonly advisories: Database<unknown, string>
   /** advisory id → the stored record (OSV JSON after normalisation) */
   readonly advisoryRecords: Database<unknown, string>
   /** alias (CVE-…) → advisory ids */
   readonly aliases: Database<unknown, string>
-  /** variant id → Finding[] as matched for its representative package (store/findings.ts) */
-  readonly findings: Database<unknown, number>
-  /** advisory id or alias → variant ids that have a finding for it, dupSort (4-byte values) */
-  readonly findingRefs: Database<Buffer, string>
+  /** [variant id, advisory id] → Finding as matched for the variant's representative package (store/findings.ts) */
+  readonly findings: Database<unknown, [number, string]>
+  /** [advisory id, variant id] → empty: who has a finding for X (aliases via `aliases`) */
+  readonly findingRefs: Database<Buffer, [string, number]>
   /** CVE → { epss, percentile, kev } */
   readonly exploit: Database<unknown, string>
   close(): Promise<void>
@@ -48,7 +57,7 @@ export interface Store {
 export type PostingKey = [string, number, number]
 
 /** Bump when any stored shape changes; see store/schema.ts for the migration rules. */
-export const STORE_SCHEMA_VERSION = 1
+export const STORE_SCHEMA_VERSION = 2
 
 export interface OpenStoreOptions {
   readonly: boolean
@@ -80,12 +89,18 @@ export function openStore(dataDir: string, options: Partial<OpenStoreOptions> = 
       packageIds: db('package-ids'),
       variants: root.openDB({ name: 'variants' }) as Database<unknown, number>,
       variantIds: db('variant-ids'),
-      postings: root.openDB({ name: 'postings', dupSort: true, encoding: 'binary' }) as Database<Buffer, PostingKey>,
+      // Schema 1 had a dupSort `postings` database with one value per image; this one is new.
+      postings: root.openDB({ name: 'key-packages', encoding: 'binary' }) as Database<Buffer, PostingKey>,
+      segments: root.openDB({ name: 'segments' }) as Database<unknown, number>,
+      segmentIds: db('segment-ids'),
+      segmentImages: root.openDB({ name: 'segment-images', encoding: 'binary' }) as IdListDb,
+      packageSegments: root.openDB({ name: 'package-segments', encoding: 'binary' }) as IdListDb,
       advisories: db('advisories'),
       advisoryRecords: db('advisory-records'),
       aliases: db('aliases'),
-      findings: root.openDB({ name: 'findings' }) as Database<unknown, number>,
-      findingRefs: root.openDB({ name: 'finding-refs', dupSort: true, encoding: 'binary' }) as Database<Buffer, string>,
+      findings: root.openDB({ name: 'findings' }) as Database<unknown, [number, string]>,
+      // Schema 1 had a dupSort `finding-refs` (one value per variant); this one is new.
+      findingRefs: root.openDB({ name: 'finding-index', encoding: 'binary' }) as Database<Buffer, [string, number]>,
       exploit: db('exploit'),
       close: () => root.close(),
     }

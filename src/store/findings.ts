@@ -1,84 +1,123 @@
 import type { Store } from './env.js'
 import { packageKey, type Finding } from '../match/types.js'
 import type { Package } from '../types.js'
-import { decodeIds, readImage, readPackage } from './images.js'
+import { imagePackages, readImage } from './images.js'
+import { recordId, recordKeysFor } from './advisories.js'
 
 /**
- * Findings are stored per variant (`findings`: variant id → Finding[], exactly what matchPackage
- * returned for the variant's representative package), because matching is a pure function of
- * the variant: a delta writes each changed variant once however many images hold it. A package's
- * findings are its variant's with the package's own presentation fields (`materialize`); an
- * image's are the concatenation over its packages in order, which is what matchInventory returns.
+ * Findings are stored per variant and advisory (`findings`: [variant id, advisory id] → Finding,
+ * exactly what matchPackage returned for the variant's representative package), because matching
+ * is a pure function of the variant: a delta writes each changed variant once however many images
+ * hold it, and only the findings of the advisories it changed. A variant's findings come back in
+ * advisory id order, which is matchPackage's order. A package's findings are its variant's with
+ * the package's own presentation fields (`materialize`); an image's are the concatenation over
+ * its packages in order, which is what matchInventory returns.
  * `findingRefs` (advisory id and every alias → variant ids) answers "who is affected by X" and
  * lets an EPSS/KEV update re-score only the variants that carry a changed CVE.
  */
 
 /**
- * The fields of a Finding that come from the package rather than from the advisory and the
- * variant (match/matcher.ts toFinding). Key order follows toFinding so results compare equal.
+ * A stored finding shown for one package: the package's own pkgKey, purl, path and layer.
+ * Fields are written in match/matcher.ts toFinding's order, so a materialized finding is
+ * byte-for-byte what matching the package gives (the property test compares JSON).
  */
-export function materialize(core: Finding, pkg: Package): Finding {
-  if (core.pkgKey === packageKey(pkg) && core.purl === pkg.purl && core.layer === pkg.layer) return core
-  const out: Record<string, unknown> = {}
-  let layered = false
-  for (const [k, v] of Object.entries(core)) {
-    if (k === 'layer') {
-      if (pkg.layer) out.layer = pkg.layer
-      layered = true
-      continue
-    }
-    if (k === 'modified' && !layered) {
-      if (pkg.layer) out.layer = pkg.layer
-      layered = true
-    }
-    out[k] = k === 'pkgKey' ? packageKey(pkg) : k === 'purl' ? pkg.purl : k === 'path' ? pkg.path : v
+export function materialize(core: Finding, pkg: Package, layer: string | undefined = pkg.layer): Finding {
+  const pkgKey = packageKey(pkg)
+  if (core.pkgKey === pkgKey && core.purl === pkg.purl && core.path === pkg.path && core.layer === layer) return core
+  const out: Finding = {
+    id: core.id,
+    aliases: core.aliases,
+    pkgKey,
+    ecosystem: core.ecosystem,
+    name: core.name,
+    installed: core.installed,
+    fixedVersions: core.fixedVersions,
+    state: core.state,
+    severity: core.severity,
+    severitySource: core.severitySource,
+    cvss: core.cvss,
+    risk: core.risk,
+    purl: pkg.purl,
+    path: pkg.path,
   }
-  if (!layered && pkg.layer) out.layer = pkg.layer
-  return out as unknown as Finding
+  if (core.epss !== undefined) out.epss = core.epss
+  if (core.kev) out.kev = true
+  if (core.title) out.title = core.title
+  if (core.description !== undefined) out.description = core.description
+  if (core.references !== undefined) out.references = core.references
+  if (layer) out.layer = layer
+  if (core.modified) out.modified = core.modified
+  return out
 }
 
 export function materializeAll(core: readonly Finding[], pkg: Package): Finding[] {
   return core.map((f) => materialize(f, pkg))
 }
-export function readVariantFindings(store: Store, variant: number): Finding[] {
-  return (store.findings.get(variant) as Finding[] | undefined) ?? []
-}
 
-function refKeys(findings: readonly Finding[]): Set<string> {
-  const out = new Set<string>()
-  for (const f of findings) {
-    out.add(f.id)
-    for (const a of f.aliases) out.add(a)
-  }
+const MAX_ID = '\uffff'
+
+/** All findings of a variant, in advisory id order. */
+export function readVariantFindings(store: Store, variant: number): Finding[] {
+  const out: Finding[] = []
+  for (const { value } of store.findings.getRange({ start: [variant], end: [variant, MAX_ID] })) out.push(value as Finding)
   return out
 }
 
-function idBytes(variant: number): Buffer {
-  const b = Buffer.allocUnsafe(4)
-  b.writeUInt32BE(variant, 0)
-  return b
+/** The variant's finding for one advisory id, if any. */
+export function readVariantFinding(store: Store, variant: number, id: string): Finding | undefined {
+  return store.findings.get([variant, id]) as Finding | undefined
 }
 
-/** Replaces a variant's findings and its refs. Inside a write transaction. */
+const EMPTY = Buffer.alloc(0)
+
+/**
+ * Replaces a variant's findings for some advisory ids (all of `before` and `after`; ids in
+ * neither are left alone) and keeps finding-index in step: one key per (advisory id, variant).
+ * Aliases are not indexed here: `variantsWithFinding` resolves them through the advisory store's
+ * alias table, so a finding costs one index entry however many aliases it has (a withdrawn
+ * advisory removes its finding from hundreds of variants in one delta). Inside a write transaction.
+ */
 export function writeVariantFindings(store: Store, variant: number, before: readonly Finding[], after: readonly Finding[]): void {
-  const oldRefs = refKeys(before)
-  const newRefs = refKeys(after)
-  const id = idBytes(variant)
-  for (const r of oldRefs) if (!newRefs.has(r)) store.findingRefs.removeSync(r, id)
-  for (const r of newRefs) if (!oldRefs.has(r)) store.findingRefs.putSync(r, id)
-  if (after.length === 0) store.findings.removeSync(variant)
-  else store.findings.putSync(variant, after)
+  const old = new Map(before.map((f) => [f.id, f]))
+  for (const f of after) {
+    const prior = old.get(f.id)
+    old.delete(f.id)
+    if (prior !== undefined && sameFinding(prior, f)) continue
+    store.findings.putSync([variant, f.id], f)
+    if (prior === undefined) store.findingRefs.putSync([f.id, variant], EMPTY)
+  }
+  for (const id of old.keys()) {
+    store.findings.removeSync([variant, id])
+    store.findingRefs.removeSync([id, variant])
+  }
 }
 
 export function dropVariantFindings(store: Store, variant: number): void {
   writeVariantFindings(store, variant, readVariantFindings(store, variant), [])
 }
 
-/** Variant ids with a finding whose id or alias is `idOrAlias`. */
-export function variantsWithFinding(store: Store, idOrAlias: string): number[] {
+/** Variant ids with a finding whose id is exactly `id`, ascending. */
+export function variantsWithFindingId(store: Store, id: string): number[] {
   const out: number[] = []
-  for (const v of store.findingRefs.getValues(idOrAlias)) out.push((v as Buffer).readUInt32BE(0))
+  for (const k of store.findingRefs.getKeys({ start: [id], end: [id, 0x100000000] })) out.push((k as [string, number])[1])
   return out
+}
+
+/**
+ * Variant ids with a finding whose id or alias is `idOrAlias`: the finding's aliases are its
+ * advisory record's, so the records that carry `idOrAlias` (advisory store `aliases`) name the
+ * finding ids to look up.
+ */
+export function variantsWithFinding(store: Store, idOrAlias: string): number[] {
+  const ids = new Set<string>([idOrAlias])
+  for (const key of recordKeysFor(store, idOrAlias)) {
+    const id = recordId(store, key)
+    if (id !== undefined) ids.add(id)
+  }
+  if (ids.size === 1) return variantsWithFindingId(store, idOrAlias)
+  const out = new Set<number>()
+  for (const id of ids) for (const v of variantsWithFindingId(store, id)) out.add(v)
+  return [...out].sort((a, b) => a - b)
 }
 
 /** An image's findings, in inventory order (equal to matchInventory on its inventory). */
@@ -86,9 +125,7 @@ export function imageFindings(store: Store, digest: string): Finding[] | undefin
   const rec = readImage(store, digest)
   if (!rec) return undefined
   const out: Finding[] = []
-  for (const id of decodeIds(rec.packages)) {
-    const p = readPackage(store, id)
-    if (!p) continue
+  for (const p of imagePackages(store, rec)) {
     const core = readVariantFindings(store, p.variant)
     if (core.length) out.push(...materializeAll(core, p.pkg))
   }
@@ -100,9 +137,30 @@ export function findingFingerprint(f: Finding): string {
   return canonical(f)
 }
 
-/** Field-by-field equality; the native JSON path settles the usual case (same key order). */
+/** Field-by-field equality, key order and undefined fields ignored (what findingFingerprint compares). */
 export function sameFinding(a: Finding, b: Finding): boolean {
-  return JSON.stringify(a) === JSON.stringify(b) || canonical(a) === canonical(b)
+  return sameValue(a, b)
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false
+    for (let i = 0; i < a.length; i++) if (!sameValue(a[i], b[i])) return false
+    return true
+  }
+  if (Array.isArray(b)) return false
+  const x = a as Record<string, unknown>
+  const y = b as Record<string, unknown>
+  let defined = 0
+  for (const k in x) {
+    if (x[k] === undefined) continue
+    defined++
+    if (!sameValue(x[k], y[k])) return false
+  }
+  for (const k in y) if (y[k] !== undefined) defined--
+  return defined === 0
 }
 
 function canonical(value: unknown): string {

@@ -1,53 +1,63 @@
 import type { Store } from './env.js'
+import { forEachImageOfSegment, segmentsOfPackage } from './segments.js'
 
 /**
- * Postings: [`ecosystem\0name`, variant id, package id] → one dupSort value per image holding that
- * package, the image's interned 4-byte id. The installed version and the rest of the package live
- * once in the package and variant records (store/images.ts), not once per image; a posting costs
- * its 4 bytes plus LMDB's 8-byte node header, and the key is shared by all images of the package.
+ * Postings: "image I holds package P (of variant V), filed under store key K".
  *
- * Keys sort by store key, variant, package: "which versions of openssl are deployed" is a few
- * cursor seeks (one per variant), "which images hold this variant" one short key range. A delta
- * re-matches each variant once and reads image ids only for variants whose findings changed.
- * Writers run inside a write transaction.
+ * They are stored in two halves that multiply out:
+ * - `postings` (LMDB database `key-packages`): [K, V, P] → nothing, one entry per distinct
+ *   package and key, written when the package is first stored. Keys sort by store key, variant,
+ *   package: the deployed versions of openssl are a short key range, the packages of one variant
+ *   a shorter one.
+ * - the package's segments and their images (store/segments.ts): P → segments → images.
+ *
+ * A logical posting (K, P, I) therefore costs nothing per image beyond the image's share of its
+ * segments' image lists (4 bytes per segment, not per package). `postingCount` is the logical
+ * count, kept in `meta` as images come and go.
  */
 const MAX_ID = 0xffffffff
+const EMPTY = Buffer.alloc(0)
+export const POSTING_COUNT = 'stats:postings'
 
-function imageBytes(image: number): Buffer {
-  const b = Buffer.allocUnsafe(4)
-  b.writeUInt32BE(image, 0)
-  return b
+export function addPosting(store: Store, key: string, variant: number, pkg: number): void {
+  store.postings.putSync([key, variant, pkg], EMPTY)
 }
 
-export function addPosting(store: Store, key: string, variant: number, pkg: number, image: number): void {
-  store.postings.putSync([key, variant, pkg], imageBytes(image))
+export function removePosting(store: Store, key: string, variant: number, pkg: number): void {
+  store.postings.removeSync([key, variant, pkg])
 }
 
-export function removePosting(store: Store, key: string, variant: number, pkg: number, image: number): void {
-  store.postings.removeSync([key, variant, pkg], imageBytes(image))
-}
-
-/** The distinct variants filed under a store key: one seek per variant, skipping its packages. */
+/** The distinct variants filed under a store key. */
 export function variantsUnder(store: Store, key: string): number[] {
   const out: number[] = []
-  let from = 0
-  while (from <= MAX_ID) {
-    let found: number | undefined
-    for (const k of store.postings.getKeys({ start: [key, from], end: [key, MAX_ID + 1], limit: 1 })) found = (k as [string, number, number])[1]
-    if (found === undefined) break
-    out.push(found)
-    from = found + 1
+  for (const k of store.postings.getKeys({ start: [key, 0], end: [key, MAX_ID + 1] })) {
+    const v = (k as [string, number, number])[1]
+    if (out[out.length - 1] !== v) out.push(v)
   }
   return out
 }
 
-/** Packages of one variant under a key, each with the image ids that hold it. */
+/** Package ids of one variant under one of its keys. */
+export function packageIdsOfVariant(store: Store, key: string, variant: number): number[] {
+  const out: number[] = []
+  for (const k of store.postings.getKeys({ start: [key, variant], end: [key, variant + 1] })) out.push((k as [string, number, number])[2])
+  return out
+}
+
+/**
+ * Calls `each` with every image holding the package (an image holding it twice comes once per
+ * segment). `each` must not read the store.
+ */
+export function forEachImageOfPackage(store: Store, pkg: number, each: (image: number) => void): void {
+  for (const segment of segmentsOfPackage(store, pkg)) forEachImageOfSegment(store, segment, each)
+}
+
+/** Packages of one variant under a key, each with the (distinct) image ids that hold it. */
 export function* packagesOfVariant(store: Store, key: string, variant: number): Generator<{ pkg: number; images: number[] }> {
-  for (const k of store.postings.getKeys({ start: [key, variant], end: [key, variant + 1] })) {
-    const pkg = (k as [string, number, number])[2]
-    const images: number[] = []
-    for (const v of store.postings.getValues(k)) images.push((v as Buffer).readUInt32BE(0))
-    yield { pkg, images }
+  for (const pkg of packageIdsOfVariant(store, key, variant)) {
+    const images = new Set<number>()
+    forEachImageOfPackage(store, pkg, (i) => images.add(i))
+    yield { pkg, images: [...images] }
   }
 }
 
@@ -56,11 +66,7 @@ export function variantInUse(store: Store, key: string, variant: number): boolea
   return false
 }
 
-export function packageInUse(store: Store, key: string, variant: number, pkg: number): boolean {
-  return store.postings.doesExist([key, variant, pkg])
-}
-
-/** Store keys starting with `prefix` (an ecosystem), with their variants. */
+/** Store keys starting with `prefix` (an ecosystem). */
 export function* keysWithPrefix(store: Store, prefix: string): Generator<string> {
   let last: string | undefined
   for (const k of store.postings.getKeys({ start: [prefix], end: [`${prefix}\uffff`] })) {
@@ -70,7 +76,12 @@ export function* keysWithPrefix(store: Store, prefix: string): Generator<string>
   }
 }
 
-/** Number of (key, package, image) postings in the store. */
+/** Number of logical (key, package, image) postings in the store. */
 export function postingCount(store: Store): number {
-  return (store.postings.getStats() as { entryCount: number }).entryCount
+  return (store.meta.get(POSTING_COUNT) as number | undefined) ?? 0
+}
+
+/** Inside a write transaction: an image came (+) or went (−) with this many postings. */
+export function adjustPostingCount(store: Store, by: number): void {
+  if (by !== 0) store.meta.putSync(POSTING_COUNT, postingCount(store) + by)
 }

@@ -7,9 +7,15 @@ import { VigilError } from '../errors.js'
  * version existed (or by an older layout) is rebuilt from its stored inventories
  * (assess/rebuild.ts); a store written by newer code is refused, never misread.
  *
- * History: 1 — images hold an ImageRecord (header + package-variant ids), findings are stored per
- * variant, postings are binary (variant, image, version). Before 1 ("0"), images held whole
- * Inventory objects and nothing else was derived.
+ * History:
+ * - 2 — images hold their segments (the runs of packages each layer gave them, shared between
+ *   images); packages are stored without their layer; postings are [key, variant, package] and
+ *   multiply out through package → segments → images (packed id lists); findings are stored per
+ *   (variant, advisory id); finding refs are one key per (id or alias, variant, finding).
+ * - 1 — images hold an ImageRecord (header + package ids), findings are stored per variant,
+ *   postings are dupSort (key, variant, package) → image ids.
+ * - before 1 ("0") — images held whole Inventory objects and nothing else was derived.
+ * Any older store is rebuilt from its inventories (assess/rebuild.ts reads schema 1 records).
  */
 export const SCHEMA_KEY = 'schema:version'
 export const REBUILD_KEY = 'schema:rebuild'

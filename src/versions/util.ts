@@ -63,23 +63,41 @@ export const isAlphaCode = (c: number): boolean => (c >= 65 && c <= 90) || (c >=
  * Parsed-version cache for the schemes whose parse is costly (maven, pep440, rubygems, …).
  * Two generations instead of a true LRU: a lookup is one or two Map gets, with no reordering, and
  * the working set of a re-assessment (a few thousand advisory bounds, the installed versions) stays
- * in the young generation. Failures are not cached; they throw each time.
+ * in the young generation. Failures are cached too and the same error is thrown again: matching
+ * meets the same unparsable versions (legacy PyPI releases, odd advisory bounds) over and over,
+ * and building a new error with its stack each time was a visible share of a feed delta.
  */
 export class ParseCache<T> {
-  private young = new Map<string, T>()
-  private old = new Map<string, T>()
+  private young = new Map<string, T | Failed>()
+  private old = new Map<string, T | Failed>()
   constructor(private readonly limit = 8192) {}
 
   get(key: string, parse: (s: string) => T): T {
     let v = this.young.get(key)
-    if (v !== undefined) return v
-    v = this.old.get(key)
-    if (v === undefined) v = parse(key)
+    if (v === undefined) {
+      v = this.old.get(key)
+      if (v === undefined) {
+        try {
+          v = parse(key)
+        } catch (err) {
+          v = new Failed(err)
+        }
+      }
+      this.remember(key, v)
+    }
+    if (v instanceof Failed) throw v.error
+    return v
+  }
+
+  private remember(key: string, v: T | Failed): void {
     this.young.set(key, v)
     if (this.young.size >= this.limit) {
       this.old = this.young
       this.young = new Map()
     }
-    return v
   }
+}
+
+class Failed {
+  constructor(readonly error: unknown) {}
 }

@@ -1,8 +1,11 @@
 import { rmSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { openStore, STORE_SCHEMA_VERSION } from '../../src/store/env.js'
+import { openStore, STORE_SCHEMA_VERSION, type Store } from '../../src/store/env.js'
 import { readSchemaVersion, schemaState, SCHEMA_KEY } from '../../src/store/schema.js'
-import { ensureSchema, imageFindings } from '../../src/assess/index.js'
+import { defaultMatcher, ensureSchema, imageFindings, postingKeys, readInventory } from '../../src/assess/index.js'
+import { encodeIds } from '../../src/store/images.js'
+import type { Finding } from '../../src/match/types.js'
+import type { Inventory, Package } from '../../src/types.js'
 import { fleet, seeded } from '../../bench/reassess-fleet.js'
 import { postingCount } from '../../src/store/postings.js'
 import { HAS_SHARED, noteSharedMissing } from '../helpers/shared.js'
@@ -63,4 +66,109 @@ describe.skipIf(!HAS_SHARED)('an old store is rebuilt from its stored inventorie
       await t.done()
     }
   }, 60_000)
+
+  it('schema 1 images (header + package ids, dupSort postings, per-variant findings) are re-indexed exactly', async () => {
+    const pools = realPools()
+    const t = tempStore()
+    try {
+      await importRecords(t, pools.osv, 'feed', pools.feedFiles)
+      const inventories = [...fleet(pools, { images: 12, snapshots: 2, apps: 4, appPackages: [20, 40], drift: 0.4 }, seeded(7))]
+      const written = writeSchema1(t.store, inventories)
+      // Images share package records as schema 1 did, and some variants had findings.
+      expect(written.packages).toBeLessThan(inventories.reduce((n, inv) => n + inv.packages.length, 0))
+      expect(written.findings).toBeGreaterThan(0)
+      const legacy = legacyDatabases(t.store)
+      expect(legacy.postings.getCount()).toBeGreaterThan(0)
+      expect(legacy.findingRefs.getCount()).toBeGreaterThan(0)
+      expect(readSchemaVersion(t.store)).toBe(1)
+
+      expect(schemaState(t.store)).toBe('old')
+      expect(ensureSchema(t.store)).toBe('rebuilt')
+      expect(readSchemaVersion(t.store)).toBe(STORE_SCHEMA_VERSION)
+      for (const inv of inventories) expect(readInventory(t.store, inv.image.digest)).toEqual(inv)
+      expect(mismatches(t.store, inventories)).toEqual([])
+      expect(inventories.some((inv) => imageFindings(t.store, inv.image.digest)!.length > 0)).toBe(true)
+      // The schema-1 databases are dropped (re-opening one that is gone creates it empty).
+      const after = legacyDatabases(t.store)
+      expect(after.postings.getCount()).toBe(0)
+      expect(after.findingRefs.getCount()).toBe(0)
+      expect(postingCount(t.store)).toBeGreaterThan(0)
+      expect(ensureSchema(t.store)).toBe('current')
+    } finally {
+      await t.done()
+    }
+  }, 60_000)
 })
+
+function legacyDatabases(store: Store) {
+  return {
+    postings: store.root.openDB({ name: 'postings', dupSort: true, encoding: 'binary' }),
+    findingRefs: store.root.openDB({ name: 'finding-refs', dupSort: true, encoding: 'binary' }),
+  }
+}
+
+function u32(n: number): Buffer {
+  const b = Buffer.alloc(4)
+  b.writeUInt32BE(n)
+  return b
+}
+
+/**
+ * Fabricates what schema-1 code wrote for these inventories (no schema-1 code remains): image
+ * records holding package ids in inventory order, one package record per distinct package (with
+ * its layer) naming its variant, variant records, findings per variant, the dupSort `postings`
+ * ([key, variant, package] → image ids) and `finding-refs` (id → variant ids), the id counters.
+ */
+function writeSchema1(store: Store, inventories: readonly Inventory[]): { packages: number; variants: number; findings: number } {
+  const legacy = legacyDatabases(store)
+  const packageIds = new Map<string, number>()
+  const variantIds = new Map<string, number>()
+  const variantOfPackage = new Map<number, number>()
+  let findingCount = 0
+  store.root.transactionSync(() => {
+    let imageId = 0
+    for (const inv of inventories) {
+      const id = ++imageId
+      store.imageIds.putSync(inv.image.digest, id)
+      store.imageIds.putSync(id, inv.image.digest)
+      const ids: number[] = []
+      for (const pkg of inv.packages) {
+        const identity = JSON.stringify([inv.os ?? null, pkg])
+        let pid = packageIds.get(identity)
+        if (pid === undefined) {
+          const variantIdentity = JSON.stringify([inv.os?.ecosystem ?? '', pkg.ecosystem, pkg.name, pkg.version, pkg.source?.name ?? '', pkg.source?.version ?? '', pkg.osOwned === true])
+          let vid = variantIds.get(variantIdentity)
+          if (vid === undefined) {
+            vid = variantIds.size + 1
+            variantIds.set(variantIdentity, vid)
+            const keys = postingKeys(defaultMatcher, pkg, inv.os)
+            store.variants.putSync(vid, inv.os ? { pkg, keys, os: inv.os } : { pkg, keys })
+            const findings: Finding[] = defaultMatcher.matchPackage(store, pkg, inv.os)
+            findingCount += findings.length
+            store.findings.putSync(vid as unknown as [number, string], findings)
+            for (const f of findings.slice(0, 2)) legacy.findingRefs.putSync(f.id, u32(vid))
+          }
+          pid = packageIds.size + 1
+          packageIds.set(identity, pid)
+          variantOfPackage.set(pid, vid)
+          store.packages.putSync(pid, { pkg: pkg satisfies Package, variant: vid })
+        }
+        ids.push(pid)
+        const vid = variantOfPackage.get(pid)!
+        const key = postingKeys(defaultMatcher, pkg, inv.os)[0]!
+        legacy.postings.putSync([key, vid, pid], u32(id))
+      }
+      const record: Record<string, unknown> = { v: 1, id, image: inv.image, analyzerSet: inv.analyzerSet, createdAt: inv.createdAt, packages: encodeIds(ids) }
+      if (inv.os) record.os = inv.os
+      store.images.putSync(inv.image.digest, record)
+    }
+    // A stale per-variant findings entry that names no variant (schema 1 kept a list per variant id).
+    store.findings.putSync((variantIds.size + 1000) as unknown as [number, string], [])
+    legacy.findingRefs.putSync('CVE-0000-0000', u32(variantIds.size + 1000))
+    store.meta.putSync('ids:image', imageId)
+    store.meta.putSync('ids:package', packageIds.size)
+    store.meta.putSync('ids:variant', variantIds.size)
+    store.meta.putSync(SCHEMA_KEY, 1)
+  })
+  return { packages: packageIds.size, variants: variantIds.size, findings: findingCount }
+}

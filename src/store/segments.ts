@@ -1,0 +1,124 @@
+import type { Store } from './env.js'
+import type { Digest, OsInfo } from '../types.js'
+import { IdLists } from './id-lists.js'
+
+/**
+ * Segments: the unit of sharing between images.
+ *
+ * A segment is the list of an image's packages that one layer contributed (packages without a
+ * layer form their own segment), with the release they were found on and that layer's digest.
+ * Images built on the same base layers hold the very same segments, so "which images hold
+ * package P" is stored as P → its segments → the images holding each segment, instead of one
+ * posting per image and package: a fleet of 100,000 images of ~300 packages holds ~30 million
+ * (image, package) pairs but far fewer (segment, image) and (package, segment) entries.
+ * Packages are stored without their layer (the segment has it), so a package that many layers
+ * carry (the same requests 2.31.0 in every Python app) is one record.
+ *
+ * - `segments`: segment id → SegmentRecord.
+ * - `segment-ids`: content hash → [segment id, postings] (what indexing a known segment needs).
+ * - `segment-images`: segment id → image ids; `package-segments`: package id → segment ids.
+ *   Both are packed id lists (store/id-lists.ts): a delta reads them for every changed package.
+ *
+ * Writers run inside a write transaction.
+ */
+export interface SegmentRecord {
+  /** Package ids in inventory order (uint32 BE). */
+  packages: Uint8Array
+  /** Content hash (segment-ids key). */
+  hash: string
+  /** (key, package) postings one image gains by holding this segment. */
+  postings: number
+  /**
+   * The release the packages were found on, kept (and part of the content hash) only when a
+   * package takes its ecosystem from it; language packages are the same on every release.
+   */
+  os?: OsInfo
+  /** The layer that contributed the packages. */
+  layer?: Digest
+}
+
+interface Cached {
+  images: IdLists
+  segments: IdLists
+  /** Decoded segments: they never change once written and ids are never reused. */
+  contents: Map<number, { packages: Uint32Array; layer: Digest | undefined }>
+}
+
+const caches = new WeakMap<Store, Cached>()
+const CACHED = 100_000
+
+function of(store: Store): Cached {
+  let c = caches.get(store)
+  if (!c) caches.set(store, (c = { images: new IdLists(store.segmentImages), segments: new IdLists(store.packageSegments), contents: new Map() }))
+  return c
+}
+
+export function forgetSegments(store: Store): void {
+  caches.delete(store)
+}
+
+/** A segment's package ids (in order) and layer, decoded once per process. */
+export function segmentContents(store: Store, id: number): { packages: Uint32Array; layer: Digest | undefined } | undefined {
+  const cache = of(store).contents
+  let hit = cache.get(id)
+  if (hit === undefined) {
+    const rec = readSegment(store, id)
+    if (!rec) return undefined
+    const view = new DataView(rec.packages.buffer, rec.packages.byteOffset, rec.packages.byteLength)
+    const packages = new Uint32Array(rec.packages.byteLength >>> 2)
+    for (let i = 0; i < packages.length; i++) packages[i] = view.getUint32(i * 4)
+    if (cache.size >= CACHED) cache.clear()
+    cache.set(id, (hit = { packages, layer: rec.layer }))
+  }
+  return hit
+}
+
+/** The segment with this content hash: its id and its weight in postings. */
+export function segmentIdOf(store: Store, hash: string): { id: number; postings: number } | undefined {
+  const hit = store.segmentIds.get(hash) as [number, number] | undefined
+  return hit && { id: hit[0], postings: hit[1] }
+}
+
+export function readSegment(store: Store, id: number): SegmentRecord | undefined {
+  return store.segments.get(id) as SegmentRecord | undefined
+}
+
+export function writeSegment(store: Store, id: number, record: SegmentRecord): void {
+  store.segmentIds.putSync(record.hash, [id, record.postings])
+  store.segments.putSync(id, record)
+}
+
+/** Links packages to a segment (`packages` distinct); indexing calls it once per batch and package. */
+export function linkPackage(store: Store, pkg: number, segments: readonly number[]): void {
+  of(store).segments.append(pkg, segments)
+}
+
+/** Drops a segment nobody holds; returns the packages no segment holds any more. */
+export function dropSegment(store: Store, id: number, record: SegmentRecord, distinctPackages: Iterable<number>): number[] {
+  store.segmentIds.removeSync(record.hash)
+  store.segments.removeSync(id)
+  of(store).contents.delete(id)
+  const orphans: number[] = []
+  for (const pkg of distinctPackages) if (!of(store).segments.remove(pkg, id)) orphans.push(pkg)
+  return orphans
+}
+
+/** The segments holding a package. */
+export function segmentsOfPackage(store: Store, pkg: number): number[] {
+  return of(store).segments.list(pkg)
+}
+
+/** Appends image ids (not already in the segment). */
+export function addImagesToSegment(store: Store, segment: number, images: readonly number[]): void {
+  of(store).images.append(segment, images)
+}
+
+/** Removes one image from a segment's list; returns whether the segment still has images. */
+export function removeImageFromSegment(store: Store, segment: number, image: number): boolean {
+  return of(store).images.remove(segment, image)
+}
+
+/** `each` must not read the store (store/id-lists.ts forEach). */
+export function forEachImageOfSegment(store: Store, segment: number, each: (image: number) => void): void {
+  of(store).images.forEach(segment, each)
+}
