@@ -12,8 +12,9 @@ import { recordId, recordKeysFor } from './advisories.js'
  * advisory id order, which is matchPackage's order. A package's findings are its variant's with
  * the package's own presentation fields (`materialize`); an image's are the concatenation over
  * its packages in order, which is what matchInventory returns.
- * `findingRefs` (advisory id and every alias → variant ids) answers "who is affected by X" and
- * lets an EPSS/KEV update re-score only the variants that carry a changed CVE.
+ * `findingRefs` (`finding-index`: advisory id → variant ids; aliases resolve through the advisory
+ * store) answers "who is affected by X" and lets an EPSS/KEV update re-score only the variants
+ * that carry a changed CVE.
  */
 
 /**
