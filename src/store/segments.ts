@@ -45,7 +45,8 @@ interface Cached {
 }
 
 const caches = new WeakMap<Store, Cached>()
-const CACHED = 100_000
+// ~20,000 segments of ~200 package ids: a few MB.
+const CACHED = 20_000
 
 function of(store: Store): Cached {
   let c = caches.get(store)
