@@ -2,7 +2,7 @@ import type { Store } from '../store/env.js'
 import type { Finding } from '../match/types.js'
 import { digestOf, digestTable, lastImageId, readPackage, variantRecord, type VariantRecord } from '../store/images.js'
 import { packageIdsOfVariant, variantsUnder } from '../store/postings.js'
-import { forEachImageOfSegment, segmentsOfPackage } from '../store/segments.js'
+import { segmentImageReader, segmentsOfPackage } from '../store/segments.js'
 import { sameFinding, materialize, readVariantFinding, readVariantFindings, variantsWithFinding, variantsWithFindingId, writeVariantFindings } from '../store/findings.js'
 import { defaultMatcher, type Matcher } from './matcher.js'
 
@@ -256,11 +256,12 @@ function emit(store: Store, changes: Change[], onChange: (e: FindingsChanged) =>
   const mark = new Int32Array(lastImageId(store) + 1)
   const reached: number[] = []
   let several: Map<number, number[]> | undefined
+  const imagesOf = segmentImageReader(store)
   segments.forEach((segment, i) => {
     const tag = i + 1
-    forEachImageOfSegment(store, segment, (image) => {
+    for (const image of imagesOf(segment)) {
       const prior = mark[image]
-      if (prior === undefined) return
+      if (prior === undefined) continue
       if (prior === 0) {
         mark[image] = tag
         reached.push(image)
@@ -270,7 +271,7 @@ function emit(store: Store, changes: Change[], onChange: (e: FindingsChanged) =>
         if (list) list.push(i)
         else several.set(image, [prior - 1, i])
       }
-    })
+    }
   })
   let events = 0
   const digests = digestTable(store)

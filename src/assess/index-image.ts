@@ -7,7 +7,9 @@ import {
   readPackage, readVariant, removeImageRecord, SEGMENT_COUNTER, variantKeys, writeImage, type ImageRecord,
 } from '../store/images.js'
 import { addPosting, adjustPostingCount, removePosting, variantInUse } from '../store/postings.js'
-import { addImagesToSegment, dropSegment, linkPackage, readSegment, removeImageFromSegment, segmentIdOf, writeSegment } from '../store/segments.js'
+import {
+  addImagesToSegment, beginIndexWrite, dropSegment, endIndexWrite, linkPackage, readSegment, removeImageFromSegment, segmentIdOf, writeSegment,
+} from '../store/segments.js'
 import { dropVariantFindings, writeVariantFindings } from '../store/findings.js'
 import { defaultMatcher, postingKeys, type Matcher } from './matcher.js'
 
@@ -36,28 +38,41 @@ export function indexImages(store: Store, entries: readonly IndexEntry[], opts: 
   for (const e of entries) validate(e.inventory)
   try {
     store.root.transactionSync(() => {
+      beginIndexWrite(store)
       const appends = new SegmentAppends(store)
       for (const e of entries) indexInTxn(store, e, matcher, appends)
       appends.flush()
     })
   } catch (err) {
     // The aborted transaction's ids will be handed out again: nothing cached for them may stay.
+    endIndexWrite(store, false)
     forgetCachedRecords(store)
     throw err
   }
+  endIndexWrite(store, true)
 }
 
 /** Removes an image and everything only it referenced. Returns false when it was not indexed. */
 export function removeImage(store: Store, digest: string): boolean {
-  return store.root.transactionSync(() => {
-    const rec = readImage(store, digest)
-    const id = imageIdOf(store, digest)
-    if (!rec || id === undefined) return false
-    for (const segment of decodeIds(rec.segments)) leaveSegment(store, segment, id)
-    removeImageRecord(store, digest, id)
-    adjustPostingCount(store, -rec.postings)
-    return true
-  })
+  let removed: boolean
+  try {
+    removed = store.root.transactionSync(() => {
+      const rec = readImage(store, digest)
+      const id = imageIdOf(store, digest)
+      if (!rec || id === undefined) return false
+      beginIndexWrite(store)
+      for (const segment of decodeIds(rec.segments)) leaveSegment(store, segment, id)
+      removeImageRecord(store, digest, id)
+      adjustPostingCount(store, -rec.postings)
+      return true
+    })
+  } catch (err) {
+    endIndexWrite(store, false)
+    forgetCachedRecords(store)
+    throw err
+  }
+  endIndexWrite(store, true)
+  return removed
 }
 
 function validate(inv: Inventory): void {

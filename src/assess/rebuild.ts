@@ -4,6 +4,7 @@ import { REBUILD_KEY, schemaState, writeSchemaVersion } from '../store/schema.js
 import { decodeIds, forgetCachedRecords, readInventory, readPackage } from '../store/images.js'
 import { indexImages, type IndexOptions } from './index-image.js'
 import { POSTING_COUNT } from '../store/postings.js'
+import { beginIndexWrite } from '../store/segments.js'
 
 /**
  * Brings a store to the current schema: nothing for a current or empty one, a rebuild of the
@@ -75,6 +76,8 @@ export function rebuildIndex(store: Store, opts: IndexOptions = {}): { images: n
         if (inv) store.images.putSync(String(key), inv)
         else store.images.removeSync(key)
       }
+      // Other processes' kept image lists see the generation move and drop them.
+      beginIndexWrite(store)
       for (const db of derivedDatabases(store)) db.clearSync()
       store.meta.removeSync(POSTING_COUNT)
       store.meta.putSync(REBUILD_KEY, { startedAt: new Date().toISOString() })

@@ -1,5 +1,5 @@
 import type { Store } from './env.js'
-import { forEachImageOfSegment, segmentsOfPackage } from './segments.js'
+import { segmentImageReader, segmentsOfPackage } from './segments.js'
 
 /**
  * Postings: "image I holds package P (of variant V), filed under store key K".
@@ -44,12 +44,10 @@ export function packageIdsOfVariant(store: Store, key: string, variant: number):
   return out
 }
 
-/**
- * Calls `each` with every image holding the package (an image holding it twice comes once per
- * segment). `each` must not read the store.
- */
+/** Calls `each` with every image holding the package (an image holding it twice comes once per segment). */
 export function forEachImageOfPackage(store: Store, pkg: number, each: (image: number) => void): void {
-  for (const segment of segmentsOfPackage(store, pkg)) forEachImageOfSegment(store, segment, each)
+  const imagesOf = segmentImageReader(store)
+  for (const segment of segmentsOfPackage(store, pkg)) for (const image of imagesOf(segment)) each(image)
 }
 
 /** Packages of one variant under a key, each with the (distinct) image ids that hold it. */

@@ -42,6 +42,10 @@ interface Cached {
   segments: IdLists
   /** Decoded segments: they never change once written and ids are never reused. */
   contents: Map<number, { packages: Uint32Array; layer: Digest | undefined }>
+  /** Segments' image lists as of an index generation (segmentImageReader). */
+  imageLists?: { generation: number; lists: Map<number, number[]> }
+  /** The image-list changes of the indexing transaction in progress. */
+  journal?: { before: number; changes: [segment: number, image: number, added: boolean][] }
 }
 
 const caches = new WeakMap<Store, Cached>()
@@ -109,17 +113,87 @@ export function segmentsOfPackage(store: Store, pkg: number): number[] {
   return of(store).segments.list(pkg)
 }
 
+/**
+ * Index generation: `meta` `index:generation` goes up by one in every transaction that changes
+ * a segment's image list (indexing, removal, rebuild). A delta reads the image lists of every
+ * segment holding a changed package, thousands for a popular one; this process keeps the lists
+ * it has read, valid while the generation is the one they were read at. Its own indexing
+ * transactions journal their changes and, once committed, apply them to the kept lists; a write
+ * by another process changes the generation and the kept lists are dropped.
+ */
+const GENERATION = 'index:generation'
+const KEPT_LISTS = 200_000
+
+function generationOf(store: Store): number {
+  return (store.meta.get(GENERATION) as number | undefined) ?? 0
+}
+
+/** Inside a write transaction (not nested in another one), before any image list changes. */
+export function beginIndexWrite(store: Store): void {
+  const before = generationOf(store)
+  store.meta.putSync(GENERATION, before + 1)
+  of(store).journal = { before, changes: [] }
+}
+
+/** After that transaction: `committed` false when it was aborted (the store did not change). */
+export function endIndexWrite(store: Store, committed: boolean): void {
+  const c = of(store)
+  const journal = c.journal
+  c.journal = undefined
+  if (!journal || !committed) return
+  const kept = c.imageLists
+  if (!kept || kept.generation !== journal.before) {
+    c.imageLists = undefined
+    return
+  }
+  for (const [segment, image, added] of journal.changes) {
+    const list = kept.lists.get(segment)
+    if (!list) continue
+    if (added) list.push(image)
+    else {
+      const at = list.indexOf(image)
+      if (at >= 0) {
+        list[at] = list[list.length - 1]!
+        list.pop()
+      }
+    }
+  }
+  kept.generation = journal.before + 1
+}
+
 /** Appends image ids (not already in the segment). */
 export function addImagesToSegment(store: Store, segment: number, images: readonly number[]): void {
-  of(store).images.append(segment, images)
+  const c = of(store)
+  c.images.append(segment, images)
+  if (c.journal) for (const image of images) c.journal.changes.push([segment, image, true])
 }
 
 /** Removes one image from a segment's list; returns whether the segment still has images. */
 export function removeImageFromSegment(store: Store, segment: number, image: number): boolean {
-  return of(store).images.remove(segment, image)
+  const c = of(store)
+  if (c.journal) c.journal.changes.push([segment, image, false])
+  return c.images.remove(segment, image)
 }
 
-/** `each` must not read the store (store/id-lists.ts forEach). */
-export function forEachImageOfSegment(store: Store, segment: number, each: (image: number) => void): void {
-  of(store).images.forEach(segment, each)
+/**
+ * A reader of segments' image lists for one pass over the index (one generation check). The
+ * lists it returns are shared: read only. Inside an indexing transaction it reads the store.
+ */
+export function segmentImageReader(store: Store): (segment: number) => readonly number[] {
+  const c = of(store)
+  if (c.journal) return (segment) => c.images.list(segment)
+  const generation = generationOf(store)
+  if (!c.imageLists || c.imageLists.generation !== generation) c.imageLists = { generation, lists: new Map() }
+  const kept = c.imageLists
+  return (segment) => {
+    let list = kept.lists.get(segment)
+    if (list === undefined) {
+      list = c.images.list(segment)
+      if (kept.lists.size >= KEPT_LISTS) kept.lists.clear()
+      kept.lists.set(segment, list)
+    }
+    return list
+  }
 }
+
+

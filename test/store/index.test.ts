@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest'
 import { indexImage, removeImage, imageFindings, readInventory } from '../../src/assess/index.js'
 import { matchInventory } from '../../src/match/matcher.js'
 import { postingCount, variantsUnder, packagesOfVariant } from '../../src/store/postings.js'
-import { imageIdOf } from '../../src/store/images.js'
+import { digestOf, imageIdOf } from '../../src/store/images.js'
+import { openStore } from '../../src/store/env.js'
+import { storeKey } from '../../src/match/keys.js'
 import { digestOfText, fleet, seeded } from '../../bench/reassess-fleet.js'
 import { HAS_SHARED, noteSharedMissing } from '../helpers/shared.js'
 import { importRecords, realPools, tempStore } from '../assess/fixture.js'
@@ -48,6 +50,50 @@ describe.skipIf(!HAS_SHARED)('images, packages, variants and postings', () => {
         expect(db.getCount()).toBe(0)
       }
     } finally {
+      await t.done()
+    }
+  }, 60_000)
+
+  it('kept image lists follow writes made through another handle and through this one', async () => {
+    const pools = realPools()
+    const t = tempStore()
+    const other = openStore(t.dir, { mapSize: 2 * 1024 ** 3 })
+    try {
+      await importRecords(t, pools.osv.slice(0, 20), 'feed')
+      // One base snapshot: every image holds the same base packages (and their segment).
+      const images = [...fleet(pools, { images: 6, snapshots: 1, apps: 3, appPackages: [10, 20], drift: 0 }, seeded(1))]
+      // The package of image 0 that most of the fleet holds: its holders cross both handles' writes.
+      const holding = (p: { ecosystem: string; name: string }) => images.filter((inv) => inv.packages.some((q) => q.ecosystem === p.ecosystem && q.name === p.name))
+      const base = [...images[0]!.packages].sort((a, b) => holding(b).length - holding(a).length)[0]!
+      expect(holding(base).length).toBeGreaterThanOrEqual(4)
+      const key = storeKey(base.ecosystem, base.name)
+      const expected = (invs: typeof images) => digests(invs.filter((inv) => holding(base).includes(inv)))
+      const digests = (invs: typeof images) => invs.map((i) => i.image.digest as string).sort()
+      const holders = (store: typeof t.store) => {
+        const out = new Set<string>()
+        for (const variant of variantsUnder(store, key)) for (const { images: ids } of packagesOfVariant(store, key, variant)) for (const id of ids) out.add(digestOf(store, id)!)
+        return [...out].sort()
+      }
+      for (const inv of images.slice(0, 3)) indexImage(t.store, inv)
+      expect(holders(t.store)).toEqual(expected(images.slice(0, 3)))
+      // Written through the other handle (as another process would): this handle's kept lists are stale.
+      // (lmdb renews a handle's read snapshot on a timer turn, as a process reading would.)
+      const turn = () => new Promise((resolve) => setTimeout(resolve, 5))
+      for (const inv of images.slice(3)) indexImage(other, inv)
+      await turn()
+      expect(holders(t.store)).toEqual(expected(images))
+      expect(removeImage(other, images[0]!.image.digest)).toBe(true)
+      await turn()
+      expect(holders(t.store)).toEqual(expected(images.slice(1)))
+      // Written through this handle: its kept lists take the change, the other handle rereads.
+      expect(holders(other)).toEqual(expected(images.slice(1)))
+      expect(removeImage(t.store, images[1]!.image.digest)).toBe(true)
+      indexImage(t.store, images[0]!)
+      expect(holders(t.store)).toEqual(expected([images[0]!, ...images.slice(2)]))
+      await turn()
+      expect(holders(other)).toEqual(expected([images[0]!, ...images.slice(2)]))
+    } finally {
+      await other.close()
       await t.done()
     }
   }, 60_000)
