@@ -179,7 +179,7 @@ function runWork(store: Store, work: Work, opts: ReassessOptions, summary: Reass
         let after: Finding[]
         if (partial) {
           // The variant's old findings for the delta's ids. Most variants never had one:
-          // finding-index says which did; a large delta reads the variant's findings instead.
+          // the findings' keys say which did; a large delta reads the variant's findings instead.
           const oldPicks = causes!.size > 16
             ? readVariantFindings(store, variant).filter((f) => causes!.has(f.id))
             : [...causes!].flatMap((id) => (holders(id).has(variant) ? (readVariantFinding(store, variant, id) ?? []) : []))

@@ -179,7 +179,7 @@ export function topRisks(store: Store, limit = 20): TopRisk[] {
     let entry = byId.get(f.id)
     if (!entry) byId.set(f.id, (entry = { best: f, variants: new Set(), packages: new Set() }))
     if (f.risk > entry.best.risk) entry.best = f
-    entry.variants.add((key as [number, string])[0])
+    entry.variants.add((key as [string, number])[1])
     entry.packages.add(`${f.name}@${f.installed}`)
   }
   const ranked = [...byId.values()].sort((a, b) => b.best.risk - a.best.risk || (a.best.id < b.best.id ? -1 : 1)).slice(0, Math.max(0, limit))

@@ -79,18 +79,44 @@ function seedsOf(list: readonly CompiledAdvisory[], ix: Indexed, causes: Readonl
 }
 
 /**
- * `oldPicks`: the package's findings, before the delta, whose id is in `causes` (pass the same
- * `causes` Set for every package of one delta: per-key work is cached on it).
+ * The closure of one list's seeds, in list order: for a one-key package whose old picks reach
+ * nothing outside it (the usual case: the old pick is the changed record itself), this is the
+ * whole component, the same for every deployed version of the package.
  */
-export function matchChanged(
-  store: Store, pkg: Package, os: OsInfo | undefined, causes: ReadonlySet<string>, oldPicks: readonly Finding[],
-): ChangedMatch {
-  const cache: ReadCache = readCache(store)
-  const ids = new Set<string>()
-  const picked: Finding[] = []
-  const keys = affectedKeys(pkg, os)
-  const lists = keys.map((key) => readCompiled(store, key, cache))
-  const indexed = lists.map(indexOf)
+const closureCache = new WeakMap<readonly CompiledAdvisory[], { causes: ReadonlySet<string>; members: Set<CompiledAdvisory>; sorted: CompiledAdvisory[] }>()
+
+function seedClosure(list: readonly CompiledAdvisory[], ix: Indexed, causes: ReadonlySet<string>) {
+  const hit = closureCache.get(list)
+  if (hit && hit.causes === causes) return hit
+  const members = new Set<CompiledAdvisory>()
+  const queue: CompiledAdvisory[] = []
+  const add = (adv: CompiledAdvisory) => {
+    if (members.has(adv)) return
+    members.add(adv)
+    queue.push(adv)
+  }
+  for (const adv of seedsOf(list, ix, causes)) add(adv)
+  while (queue.length > 0) {
+    const adv = queue.pop()!
+    related(ix, adv.id, adv.aliases, add)
+  }
+  const sorted = [...members].sort((a, b) => ix.position.get(a)! - ix.position.get(b)!)
+  const entry = { causes, members, sorted }
+  closureCache.set(list, entry)
+  return entry
+}
+
+/** The advisories whose picks the delta can change, in matchPackage's order (keys, then list). */
+function componentOf(
+  lists: readonly (readonly CompiledAdvisory[])[], indexed: readonly Indexed[], causes: ReadonlySet<string>, oldPicks: readonly Finding[],
+): readonly CompiledAdvisory[] {
+  if (lists.length === 1) {
+    const ix = indexed[0]!
+    const base = seedClosure(lists[0]!, ix, causes)
+    let outside = false
+    for (const f of oldPicks) related(ix, f.id, f.aliases, (adv) => (outside ||= !base.members.has(adv)))
+    if (!outside) return base.sorted
+  }
   const order = new Map<CompiledAdvisory, number>()
   const queue: CompiledAdvisory[] = []
   const add = (adv: CompiledAdvisory) => {
@@ -107,14 +133,29 @@ export function matchChanged(
     const adv = queue.pop()!
     for (const ix of indexed) related(ix, adv.id, adv.aliases, add)
   }
-  const component = [...order].map(([adv, at]) => ({ adv, order: at }))
+  return [...order].sort((a, b) => a[1] - b[1]).map(([adv]) => adv)
+}
+
+/**
+ * `oldPicks`: the package's findings, before the delta, whose id is in `causes` (pass the same
+ * `causes` Set for every package of one delta: per-key work is cached on it).
+ */
+export function matchChanged(
+  store: Store, pkg: Package, os: OsInfo | undefined, causes: ReadonlySet<string>, oldPicks: readonly Finding[],
+): ChangedMatch {
+  const cache: ReadCache = readCache(store)
+  const ids = new Set<string>()
+  const picked: Finding[] = []
+  const keys = affectedKeys(pkg, os)
+  const lists = keys.map((key) => readCompiled(store, key, cache))
+  const indexed = lists.map(indexOf)
   for (const f of oldPicks) ids.add(f.id)
+  const component = componentOf(lists, indexed, causes, oldPicks)
   if (component.length === 0) return { ids, findings: picked }
-  component.sort((a, b) => a.order - b.order)
   // matchPackage's greedy pick, over the affected components only (match/matcher.ts matchWith).
   const seenIds = new Set<string>()
   const seenAliases = new Set<string>()
-  for (const { adv } of component) {
+  for (const adv of component) {
     ids.add(adv.id)
     if (seenIds.has(adv.id) || seenAliases.has(adv.id) || adv.aliases.some((a) => seenIds.has(a))) continue
     if (!affects(adv, pkg.version)) continue

@@ -44,10 +44,10 @@ export interface Store {
   readonly advisoryRecords: Database<unknown, string>
   /** alias (CVE-…) → advisory ids */
   readonly aliases: Database<unknown, string>
-  /** [variant id, advisory id] → Finding as matched for the variant's representative package (store/findings.ts) */
-  readonly findings: Database<unknown, [number, string]>
-  /** [advisory id, variant id] → empty: who has a finding for X (aliases via `aliases`) */
-  readonly findingRefs: Database<Buffer, [string, number]>
+  /** [advisory id, variant id] → Finding as matched for the variant's representative package (store/findings.ts) */
+  readonly findings: Database<unknown, [string, number]>
+  /** [variant id, advisory id] → empty: the findings a variant has */
+  readonly findingRefs: Database<Buffer, [number, string]>
   /** CVE → { epss, percentile, kev } */
   readonly exploit: Database<unknown, string>
   close(): Promise<void>
@@ -98,9 +98,9 @@ export function openStore(dataDir: string, options: Partial<OpenStoreOptions> = 
       advisories: db('advisories'),
       advisoryRecords: db('advisory-records'),
       aliases: db('aliases'),
-      findings: root.openDB({ name: 'findings' }) as Database<unknown, [number, string]>,
+      findings: root.openDB({ name: 'findings' }) as Database<unknown, [string, number]>,
       // Schema 1 had a dupSort `finding-refs` (one value per variant); this one is new.
-      findingRefs: root.openDB({ name: 'finding-index', encoding: 'binary' }) as Database<Buffer, [string, number]>,
+      findingRefs: root.openDB({ name: 'finding-index', encoding: 'binary' }) as Database<Buffer, [number, string]>,
       exploit: db('exploit'),
       close: () => root.close(),
     }

@@ -5,16 +5,16 @@ import { imagePackages, readImage } from './images.js'
 import { recordId, recordKeysFor } from './advisories.js'
 
 /**
- * Findings are stored per variant and advisory (`findings`: [variant id, advisory id] → Finding,
+ * Findings are stored per variant and advisory (`findings`: [advisory id, variant id] → Finding,
  * exactly what matchPackage returned for the variant's representative package), because matching
  * is a pure function of the variant: a delta writes each changed variant once however many images
  * hold it, and only the findings of the advisories it changed. A variant's findings come back in
  * advisory id order, which is matchPackage's order. A package's findings are its variant's with
  * the package's own presentation fields (`materialize`); an image's are the concatenation over
  * its packages in order, which is what matchInventory returns.
- * `findingRefs` (`finding-index`: advisory id → variant ids; aliases resolve through the advisory
- * store) answers "who is affected by X" and lets an EPSS/KEV update re-score only the variants
- * that carry a changed CVE.
+ * The findings' keys answer "who is affected by X" (aliases resolve through the advisory store)
+ * and let an EPSS/KEV update re-score only the variants that carry a changed CVE;
+ * `findingRefs` (`finding-index`: [variant id, advisory id]) lists a variant's findings.
  */
 
 /**
@@ -57,26 +57,37 @@ export function materializeAll(core: readonly Finding[], pkg: Package): Finding[
 
 const MAX_ID = '\uffff'
 
+/** Advisory ids of a variant's findings, in id order. */
+function findingIds(store: Store, variant: number): string[] {
+  const out: string[] = []
+  for (const k of store.findingRefs.getKeys({ start: [variant], end: [variant, MAX_ID] })) out.push((k as [number, string])[1])
+  return out
+}
+
 /** All findings of a variant, in advisory id order. */
 export function readVariantFindings(store: Store, variant: number): Finding[] {
   const out: Finding[] = []
-  for (const { value } of store.findings.getRange({ start: [variant], end: [variant, MAX_ID] })) out.push(value as Finding)
+  for (const id of findingIds(store, variant)) {
+    const f = readVariantFinding(store, variant, id)
+    if (f) out.push(f)
+  }
   return out
 }
 
 /** The variant's finding for one advisory id, if any. */
 export function readVariantFinding(store: Store, variant: number, id: string): Finding | undefined {
-  return store.findings.get([variant, id]) as Finding | undefined
+  return store.findings.get([id, variant]) as Finding | undefined
 }
 
 const EMPTY = Buffer.alloc(0)
 
 /**
  * Replaces a variant's findings for some advisory ids (all of `before` and `after`; ids in
- * neither are left alone) and keeps finding-index in step: one key per (advisory id, variant).
- * Aliases are not indexed here: `variantsWithFinding` resolves them through the advisory store's
- * alias table, so a finding costs one index entry however many aliases it has (a withdrawn
- * advisory removes its finding from hundreds of variants in one delta). Inside a write transaction.
+ * neither are left alone). Findings are keyed [advisory id, variant]: a delta changes one
+ * advisory's findings in hundreds of variants, and keeping them side by side keeps its commit to
+ * a few pages. finding-index ([variant, advisory id]) lists a variant's findings; it changes only
+ * when a finding appears or goes. Aliases are not indexed: `variantsWithFinding` resolves them
+ * through the advisory store's alias table. Inside a write transaction.
  */
 export function writeVariantFindings(store: Store, variant: number, before: readonly Finding[], after: readonly Finding[]): void {
   const old = new Map(before.map((f) => [f.id, f]))
@@ -84,12 +95,12 @@ export function writeVariantFindings(store: Store, variant: number, before: read
     const prior = old.get(f.id)
     old.delete(f.id)
     if (prior !== undefined && sameFinding(prior, f)) continue
-    store.findings.putSync([variant, f.id], f)
-    if (prior === undefined) store.findingRefs.putSync([f.id, variant], EMPTY)
+    store.findings.putSync([f.id, variant], f)
+    if (prior === undefined) store.findingRefs.putSync([variant, f.id], EMPTY)
   }
   for (const id of old.keys()) {
-    store.findings.removeSync([variant, id])
-    store.findingRefs.removeSync([id, variant])
+    store.findings.removeSync([id, variant])
+    store.findingRefs.removeSync([variant, id])
   }
 }
 
@@ -100,7 +111,7 @@ export function dropVariantFindings(store: Store, variant: number): void {
 /** Variant ids with a finding whose id is exactly `id`, ascending. */
 export function variantsWithFindingId(store: Store, id: string): number[] {
   const out: number[] = []
-  for (const k of store.findingRefs.getKeys({ start: [id], end: [id, 0x100000000] })) out.push((k as [string, number])[1])
+  for (const k of store.findings.getKeys({ start: [id], end: [id, 0x100000000] })) out.push((k as [string, number])[1])
   return out
 }
 

@@ -11,7 +11,7 @@ import { VigilError } from '../errors.js'
  * - 2 — images hold their segments (the runs of packages each layer gave them, shared between
  *   images); packages are stored without their layer; postings are [key, variant, package] and
  *   multiply out through package → segments → images (packed id lists); findings are stored per
- *   (variant, advisory id); finding refs are one key per (advisory id, variant).
+ *   (advisory id, variant); a per-variant index lists them.
  * - 1 — images hold an ImageRecord (header + package ids), findings are stored per variant,
  *   postings are dupSort (key, variant, package) → image ids.
  * - before 1 ("0") — images held whole Inventory objects and nothing else was derived.
