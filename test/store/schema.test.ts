@@ -145,7 +145,7 @@ function writeSchema1(store: Store, inventories: readonly Inventory[]): { packag
             store.variants.putSync(vid, inv.os ? { pkg, keys, os: inv.os } : { pkg, keys })
             const findings: Finding[] = defaultMatcher.matchPackage(store, pkg, inv.os)
             findingCount += findings.length
-            store.findings.putSync(vid as unknown as [number, string], findings)
+            store.findings.putSync(vid as unknown as [string, number], findings)
             for (const f of findings.slice(0, 2)) legacy.findingRefs.putSync(f.id, u32(vid))
           }
           pid = packageIds.size + 1
@@ -163,7 +163,7 @@ function writeSchema1(store: Store, inventories: readonly Inventory[]): { packag
       store.images.putSync(inv.image.digest, record)
     }
     // A stale per-variant findings entry that names no variant (schema 1 kept a list per variant id).
-    store.findings.putSync((variantIds.size + 1000) as unknown as [number, string], [])
+    store.findings.putSync((variantIds.size + 1000) as unknown as [string, number], [])
     legacy.findingRefs.putSync('CVE-0000-0000', u32(variantIds.size + 1000))
     store.meta.putSync('ids:image', imageId)
     store.meta.putSync('ids:package', packageIds.size)
