@@ -6,7 +6,8 @@ import { IdLists } from './id-lists.js'
  * Segments: the unit of sharing between images.
  *
  * A segment is the list of an image's packages that one layer contributed (packages without a
- * layer form their own segment), with the release they were found on and that layer's digest.
+ * layer form their own segment), with that layer's digest (and the release, for packages that
+ * take their ecosystem from it).
  * Images built on the same base layers hold the very same segments, so "which images hold
  * package P" is stored as P → its segments → the images holding each segment, instead of one
  * posting per image and package: a fleet of 100,000 images of ~300 packages holds ~30 million
