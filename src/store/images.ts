@@ -9,8 +9,8 @@ import type { Digest, ImageInfo, Inventory, OsInfo, Package } from '../types.js'
  * - An image is stored as its inventory header plus the ids of its segments (store/segments.ts):
  *   the runs of packages each of its layers contributed, shared with every image built on the
  *   same layers.
- * - A package is one package exactly as found (every field); each distinct package is stored
- *   once however many images hold it.
+ * - A package is one package as found, every field but its layer (its segment has that); each
+ *   distinct package is stored once however many images and layers hold it.
  * - A variant is what matching reads of a package: OS ecosystem, ecosystem, name, version,
  *   source, osOwned. Many packages (same version in different layers or paths) share a variant.
  *   Matching is a pure function of the variant; the package adds only presentation fields
