@@ -88,7 +88,7 @@ export async function followFeed(opts: FeedFollowerOptions): Promise<FeedFollowe
     if (opts.announce()) for (const event of applied.events) await publishFindingsChanged(js, event, { feedSeq: m.seq }, encoding)
     log.info({ seq: m.seq, records: applied.records, withdrawn: applied.withdrawn, skipped: applied.skipped, imagesChanged: applied.events.length }, 'feed delta applied')
     opts.onApplied(applied)
-    // Commits return before their flush to disk (docs/storage.md): ack only what is durable.
+    // Ack only what is on disk: `flushed` also covers lmdb-js's batched async writes (docs/storage.md).
     await store.root.flushed
     await m.ackAck().catch(() => m.ack())
   }

@@ -156,7 +156,7 @@ export class JobWorker {
     // The inventory goes to the system of record before anyone is told the scan is done.
     if (!outcome.fromStore) await publishInventory(js, this.deps.maxPayload(), outcome.inventory)
     const result = { ...doneResult(job.id, outcome.target, outcome.inventory, outcome.findings, outcome.fromStore, deliveries), replica: this.deps.config.replicaId }
-    // Commits return before their flush to disk (docs/storage.md): tell no one before it is durable.
+    // Tell no one before it is on disk: `flushed` also covers lmdb-js's batched async writes (docs/storage.md).
     await this.deps.scan.store.root.flushed
     await publishScanResult(js, this.deps.maxPayload(), result, encoding)
     await ledger.record(job.id, { status: 'done', digest: outcome.inventory.image.digest, at: new Date().toISOString() })
