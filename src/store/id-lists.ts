@@ -13,6 +13,20 @@ import type { Database } from 'lmdb'
  */
 export const CHUNK = 1024
 
+/** Ids inside a record (image segments, segment packages): uint32 big-endian, in order. */
+export function encodeIds(ids: readonly number[]): Uint8Array {
+  const out = Buffer.alloc(ids.length * 4)
+  ids.forEach((id, i) => out.writeUInt32BE(id, i * 4))
+  return out
+}
+
+export function decodeIds(bytes: Uint8Array): number[] {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const out: number[] = new Array(bytes.byteLength >>> 2)
+  for (let i = 0; i < out.length; i++) out[i] = view.getUint32(i * 4)
+  return out
+}
+
 export type IdListDb = Database<Buffer, [number, number]>
 
 function readIds(buf: Buffer, from: number): number[] {

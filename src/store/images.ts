@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto'
 import type { Store } from './env.js'
 import { forgetSegments, segmentContents } from './segments.js'
+import { decodeIds } from './id-lists.js'
+
+export { decodeIds, encodeIds } from './id-lists.js'
 import type { Digest, ImageInfo, Inventory, OsInfo, Package } from '../types.js'
 
 /**
@@ -251,19 +254,6 @@ export function dropVariant(store: Store, id: number, record: VariantRecord): vo
 export function forgetCachedRecords(store: Store): void {
   for (const cache of [packageCache, variantCache, keyCache, digestTables]) cache.delete(store)
   forgetSegments(store)
-}
-
-export function encodeIds(ids: readonly number[]): Uint8Array {
-  const out = Buffer.alloc(ids.length * 4)
-  ids.forEach((id, i) => out.writeUInt32BE(id, i * 4))
-  return out
-}
-
-export function decodeIds(bytes: Uint8Array): number[] {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  const out: number[] = new Array(bytes.byteLength >>> 2)
-  for (let i = 0; i < out.length; i++) out[i] = view.getUint32(i * 4)
-  return out
 }
 
 export function readImage(store: Store, digest: string): ImageRecord | undefined {

@@ -1,6 +1,6 @@
 import type { Store } from './env.js'
 import type { Digest, OsInfo } from '../types.js'
-import { IdLists } from './id-lists.js'
+import { decodeIds, IdLists } from './id-lists.js'
 
 /**
  * Segments: the unit of sharing between images.
@@ -70,11 +70,8 @@ export function segmentContents(store: Store, id: number): { packages: Uint32Arr
   if (hit === undefined) {
     const rec = readSegment(store, id)
     if (!rec) return undefined
-    const view = new DataView(rec.packages.buffer, rec.packages.byteOffset, rec.packages.byteLength)
-    const packages = new Uint32Array(rec.packages.byteLength >>> 2)
-    for (let i = 0; i < packages.length; i++) packages[i] = view.getUint32(i * 4)
     if (cache.size >= CACHED) cache.clear()
-    cache.set(id, (hit = { packages, layer: rec.layer }))
+    cache.set(id, (hit = { packages: Uint32Array.from(decodeIds(rec.packages)), layer: rec.layer }))
   }
   return hit
 }
