@@ -1,10 +1,12 @@
 import type { Store } from '../store/env.js'
 import type { Finding } from '../match/types.js'
+import type { Package } from '../types.js'
 import { digestOf, digestTable, lastImageId, readPackage, variantRecord, type VariantRecord } from '../store/images.js'
 import { packageIdsOfVariant, variantsUnder } from '../store/postings.js'
-import { segmentImageReader, segmentsOfPackage } from '../store/segments.js'
+import { indexReader, lastSegmentId, type Span } from '../store/segments.js'
 import { sameFinding, materialize, readVariantFinding, readVariantFindings, variantsWithFinding, variantsWithFindingId, writeVariantFindings } from '../store/findings.js'
 import { defaultMatcher, type Matcher } from './matcher.js'
+import { readCache } from '../store/advisories.js'
 
 /**
  * Re-assessment after a feed delta. The work (package keys, or CVEs for EPSS/KEV updates) is
@@ -168,6 +170,8 @@ function runWork(store: Store, work: Work, opts: ReassessOptions, summary: Reass
   for (let start = work.next; start < work.items.length || start === 0; start += batchSize) {
     const end = Math.min(work.items.length, start + batchSize)
     const changes: Change[] = []
+    // One generation read per batch: matching reads the advisories through it.
+    const cache = readCache(store)
     for (const item of work.items.slice(start, end)) {
       const ids = work.kind === 'keys' ? variantsUnder(store, item) : variantsWithFinding(store, item)
       for (const variant of ids) {
@@ -180,10 +184,16 @@ function runWork(store: Store, work: Work, opts: ReassessOptions, summary: Reass
         if (partial) {
           // The variant's old findings for the delta's ids. Most variants never had one:
           // the findings' keys say which did; a large delta reads the variant's findings instead.
-          const oldPicks = causes!.size > 16
-            ? readVariantFindings(store, variant).filter((f) => causes!.has(f.id))
-            : [...causes!].flatMap((id) => (holders(id).has(variant) ? (readVariantFinding(store, variant, id) ?? []) : []))
-          const found = partial(store, record.pkg, record.os, causes!, oldPicks)
+          let oldPicks: Finding[]
+          if (causes!.size > 16) oldPicks = readVariantFindings(store, variant).filter((f) => causes!.has(f.id))
+          else {
+            oldPicks = []
+            for (const id of causes!) {
+              const f = holders(id).has(variant) ? readVariantFinding(store, variant, id) : undefined
+              if (f) oldPicks.push(f)
+            }
+          }
+          const found = partial(store, record.pkg, record.os, causes!, oldPicks, cache)
           if (found.ids.size === 0) continue
           before = oldPicks.slice()
           for (const id of found.ids) {
@@ -222,74 +232,93 @@ function runWork(store: Store, work: Work, opts: ReassessOptions, summary: Reass
  * (a feed delta never moves a package between layers, and a changed package sits in thousands of
  * application layers: one copy per layer was most of a large delta's cost). Work is then done
  * per segment (the packages one layer gave an image): a segment's diffs are merged once, images
- * are walked straight off the segments' id lists and marked in a typed array with the first
- * segment that reached them, and only images reached through several segments (a changed base
- * package and a changed application package, say) need a merge, once per combination of
- * segments. Images holding the same segments share arrays.
+ * are walked straight off the segments' id lists (kept in memory, store/segments.ts) and marked
+ * in a typed array with the segment that reached them, and only images reached through several
+ * segments (a changed base package and a changed application package, say) need a merge, once
+ * per combination of segments. Images holding the same segments share arrays.
  */
 function emit(store: Store, changes: Change[], onChange: (e: FindingsChanged) => void): number {
-  const bySegment = new Map<number, VariantDiff[]>()
+  const index = indexReader(store)
+  // The changed packages' diffs per segment, in first-seen order: slot[segment] - 1 indexes
+  // `shownIn` (a typed table: a popular package sits in thousands of segments).
+  const slot = new Int32Array(lastSegmentId(store) + 1)
+  const segments: number[] = []
+  const shownIn: (VariantDiff | VariantDiff[])[] = []
   for (const c of changes) {
     const key = c.record.keys[0]
     if (key === undefined || c.diff.causes.length === 0) continue
     for (const pkg of packageIdsOfVariant(store, key, c.variant)) {
       const p = readPackage(store, pkg)
       if (!p) continue
-      const shown: VariantDiff = {
-        added: c.diff.added.map((f) => materialize(f, p.pkg)),
-        removed: c.diff.removed.map((f) => materialize(f, p.pkg)),
-        changed: c.diff.changed.map((x) => ({ before: materialize(x.before, p.pkg), after: materialize(x.after, p.pkg) })),
-        causes: c.diff.causes,
-      }
-      for (const segment of segmentsOfPackage(store, pkg)) {
-        const list = bySegment.get(segment)
-        if (list) list.push(shown)
-        else bySegment.set(segment, [shown])
+      const shown = showDiff(c.diff, p.pkg)
+      for (const segment of index.segmentsOf(pkg)) {
+        const at = slot[segment]
+        if (at === undefined) continue // written after this delta's read of the counter: holds no image yet
+        if (at === 0) {
+          slot[segment] = shownIn.push(shown)
+          segments.push(segment)
+        } else {
+          const prior = shownIn[at - 1]!
+          if (Array.isArray(prior)) prior.push(shown)
+          else shownIn[at - 1] = [prior, shown]
+        }
       }
     }
   }
-  const segments = [...bySegment.keys()]
-  const diffs = segments.map((segment) => {
-    const list = bySegment.get(segment)!
-    return list.length === 1 ? list[0]! : mergeDiffs(list)
-  })
+  // mark[image]: 0 unreached, t > 0 reached through segment t - 1 alone, t < 0 through the
+  // segments listed in several[-t - 1].
   const mark = new Int32Array(lastImageId(store) + 1)
   const reached: number[] = []
-  let several: Map<number, number[]> | undefined
-  const imagesOf = segmentImageReader(store)
-  segments.forEach((segment, i) => {
-    const tag = i + 1
-    for (const image of imagesOf(segment)) {
+  const diffs: VariantDiff[] = []
+  const several: number[][] = []
+  const span: Span = { ids: [], from: 0, to: 0 }
+  for (let at = 0; at < segments.length; at++) {
+    const shown = shownIn[at]!
+    diffs.push(Array.isArray(shown) ? mergeDiffs(shown) : shown)
+    const { ids, from, to } = index.imageSpan(segments[at]!, span)
+    for (let i = from; i < to; i++) {
+      const image = ids[i]!
       const prior = mark[image]
       if (prior === undefined) continue
       if (prior === 0) {
-        mark[image] = tag
+        mark[image] = at + 1
         reached.push(image)
-      } else {
-        several ??= new Map()
-        const list = several.get(image)
-        if (list) list.push(i)
-        else several.set(image, [prior - 1, i])
-      }
+      } else if (prior > 0) {
+        mark[image] = -several.push([prior - 1, at])
+      } else several[-prior - 1]!.push(at)
     }
-  })
-  let events = 0
+  }
   const digests = digestTable(store)
   const merged = new Map<string, VariantDiff>()
-  for (const image of reached) {
+  let events = 0
+  for (let r = 0; r < reached.length; r++) {
+    const image = reached[r]!
     const digest = digests[image] ?? digestOf(store, image)
     if (digest === undefined) continue
-    const many = several?.get(image)
+    const tag = mark[image]!
     let d: VariantDiff
-    if (many) {
-      const key = many.join(',')
-      d = merged.get(key) ?? mergeDiffs(many.map((i) => diffs[i]!))
-      merged.set(key, d)
-    } else d = diffs[mark[image]! - 1]!
+    if (tag > 0) d = diffs[tag - 1]!
+    else {
+      const at = several[-tag - 1]!
+      const key = at.join(',')
+      let m = merged.get(key)
+      if (!m) merged.set(key, (m = mergeDiffs(at.map((i) => diffs[i]!))))
+      d = m
+    }
     onChange({ digest, added: d.added, removed: d.removed, changed: d.changed, causes: d.causes })
     events++
   }
   return events
+}
+
+/** A variant's diff shown with one of its packages (its pkgKey, purl and path). */
+function showDiff(diff: VariantDiff, pkg: Package): VariantDiff {
+  return {
+    added: diff.added.map((f) => materialize(f, pkg)),
+    removed: diff.removed.map((f) => materialize(f, pkg)),
+    changed: diff.changed.map((x) => ({ before: materialize(x.before, pkg), after: materialize(x.after, pkg) })),
+    causes: diff.causes,
+  }
 }
 
 function mergeDiffs(diffs: VariantDiff[]): VariantDiff {

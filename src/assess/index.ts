@@ -4,10 +4,13 @@
  *   applyDelta / rescoreExploit         — re-assess after a feed delta / an EPSS-KEV update
  *   reassessAfterImport                 — both, from an ImportReport (what `vigil db import` calls)
  *   resumePending                       — finish work a crash interrupted (call once after opening)
+ *   warmIndex                           — hold the index's image lists and digests in memory (long-lived processes)
  *   imageFindings                       — an image's current findings
  */
 import type { Store } from '../store/env.js'
 import { queueWork, resumePending, type ReassessOptions, type ReassessSummary } from './delta.js'
+import { warmIndex as warmSegments } from '../store/segments.js'
+import { digestTable } from '../store/images.js'
 
 export { indexImage, indexImages, removeImage, type IndexEntry, type IndexOptions } from './index-image.js'
 export {
@@ -18,6 +21,17 @@ export { defaultMatcher, postingKeys, type Matcher } from './matcher.js'
 export { imageFindings } from '../store/findings.js'
 export { readInventory } from '../store/images.js'
 export { ensureSchema, rebuildIndex } from './rebuild.js'
+
+/**
+ * Loads what every feed delta walks, once: the segments' image lists, packed (store/segments.ts),
+ * and the id → digest table. A daemon calls it at start; afterwards its own index writes keep both
+ * current, and another process's writes make it read the lists again on the next delta.
+ */
+export function warmIndex(store: Store): { segments: number; images: number } {
+  const warmed = warmSegments(store)
+  digestTable(store)
+  return warmed
+}
 
 /** The parts of match/index.ts's ImportReport that re-assessment reads. */
 export interface ImportOutcome {

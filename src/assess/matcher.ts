@@ -1,6 +1,7 @@
 import type { Store } from '../store/env.js'
 import type { OsInfo, Package } from '../types.js'
 import type { Finding } from '../match/types.js'
+import type { ReadCache } from '../store/advisories.js'
 import { matchPackage } from '../match/matcher.js'
 import { matchChanged, type ChangedMatch } from '../match/changes.js'
 import { affectedKeys, packageEcosystem, storeKey } from '../match/keys.js'
@@ -20,7 +21,7 @@ export interface Matcher {
    * the package's old findings for those ids (match/changes.ts). Absent = every variant under a
    * touched key is re-matched whole.
    */
-  matchChanged?(store: Store, pkg: Package, os: OsInfo | undefined, causes: ReadonlySet<string>, oldPicks: readonly Finding[]): ChangedMatch
+  matchChanged?(store: Store, pkg: Package, os: OsInfo | undefined, causes: ReadonlySet<string>, oldPicks: readonly Finding[], cache?: ReadCache): ChangedMatch
 }
 
 export const defaultMatcher: Matcher = {

@@ -138,12 +138,14 @@ function componentOf(
 
 /**
  * `oldPicks`: the package's findings, before the delta, whose id is in `causes` (pass the same
- * `causes` Set for every package of one delta: per-key work is cached on it).
+ * `causes` Set for every package of one delta: per-key work is cached on it). `cache`: the
+ * store's read cache, when the caller already holds it for this pass (one generation read per
+ * delta instead of one per package).
  */
 export function matchChanged(
   store: Store, pkg: Package, os: OsInfo | undefined, causes: ReadonlySet<string>, oldPicks: readonly Finding[],
+  cache: ReadCache = readCache(store),
 ): ChangedMatch {
-  const cache: ReadCache = readCache(store)
   const ids = new Set<string>()
   const picked: Finding[] = []
   const keys = affectedKeys(pkg, os)

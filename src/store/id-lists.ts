@@ -72,6 +72,19 @@ export class IdLists {
     return out
   }
 
+  /** Every owner's list, in one pass over the database (keys sort by owner, then chunk). */
+  all(): Map<number, number[]> {
+    const out = new Map<number, number[]>()
+    let owner = -1
+    let list: number[] = []
+    for (const { key, value } of this.db.getRange({})) {
+      const [o, chunk] = key
+      if (o !== owner) out.set((owner = o), (list = []))
+      for (let i = chunk === 0 ? 4 : 0, n = value.length; i + 4 <= n; i += 4) list.push(value.readUInt32LE(i))
+    }
+    return out
+  }
+
   /** Inside a write transaction. The caller keeps ids unique per owner. */
   append(owner: number, ids: readonly number[]): void {
     if (ids.length === 0) return

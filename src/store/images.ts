@@ -56,7 +56,7 @@ export interface VariantRecord {
 const IMAGE_COUNTER = 'ids:image'
 const PACKAGE_COUNTER = 'ids:package'
 const VARIANT_COUNTER = 'ids:variant'
-export const SEGMENT_COUNTER = 'ids:segment'
+export { SEGMENT_COUNTER } from './segments.js'
 
 export function nextId(store: Store, counter: string): number {
   const id = ((store.meta.get(counter) as number | undefined) ?? 0) + 1

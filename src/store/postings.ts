@@ -1,5 +1,5 @@
 import type { Store } from './env.js'
-import { segmentImageReader, segmentsOfPackage } from './segments.js'
+import { indexReader } from './segments.js'
 
 /**
  * Postings: "image I holds package P (of variant V), filed under store key K".
@@ -46,8 +46,11 @@ export function packageIdsOfVariant(store: Store, key: string, variant: number):
 
 /** Calls `each` with every image holding the package (an image holding it twice comes once per segment). */
 export function forEachImageOfPackage(store: Store, pkg: number, each: (image: number) => void): void {
-  const imagesOf = segmentImageReader(store)
-  for (const segment of segmentsOfPackage(store, pkg)) for (const image of imagesOf(segment)) each(image)
+  const index = indexReader(store)
+  for (const segment of index.segmentsOf(pkg)) {
+    const images = index.imagesOf(segment)
+    for (let i = 0; i < images.length; i++) each(images[i]!)
+  }
 }
 
 /** Packages of one variant under a key, each with the (distinct) image ids that hold it. */

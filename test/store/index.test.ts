@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest'
-import { indexImage, removeImage, imageFindings, readInventory } from '../../src/assess/index.js'
+import { indexImage, removeImage, imageFindings, readInventory, warmIndex } from '../../src/assess/index.js'
 import { matchInventory } from '../../src/match/matcher.js'
 import { postingCount, variantsUnder, packagesOfVariant } from '../../src/store/postings.js'
 import { digestOf, imageIdOf } from '../../src/store/images.js'
 import { openStore } from '../../src/store/env.js'
+import { IdLists } from '../../src/store/id-lists.js'
+import { indexReader, lastSegmentId } from '../../src/store/segments.js'
 import { storeKey } from '../../src/match/keys.js'
 import { digestOfText, fleet, seeded } from '../../bench/reassess-fleet.js'
 import { HAS_SHARED, noteSharedMissing } from '../helpers/shared.js'
@@ -54,10 +56,12 @@ describe.skipIf(!HAS_SHARED)('images, packages, variants and postings', () => {
     }
   }, 60_000)
 
-  it('kept image lists follow writes made through another handle and through this one', async () => {
+  for (const warm of [false, true]) it(`kept image lists${warm ? ' (warmed: packed in memory)' : ''} follow writes made through another handle and through this one`, async () => {
     const pools = realPools()
     const t = tempStore()
     const other = openStore(t.dir, { mapSize: 2 * 1024 ** 3 })
+    // Warmed before anything is indexed: every later list change must reach the packed lists.
+    if (warm) for (const store of [t.store, other]) warmIndex(store)
     try {
       await importRecords(t, pools.osv.slice(0, 20), 'feed')
       // One base snapshot: every image holds the same base packages (and their segment).
@@ -74,24 +78,51 @@ describe.skipIf(!HAS_SHARED)('images, packages, variants and postings', () => {
         for (const variant of variantsUnder(store, key)) for (const { images: ids } of packagesOfVariant(store, key, variant)) for (const id of ids) out.add(digestOf(store, id)!)
         return [...out].sort()
       }
+      // Every kept list (segment → images, package → segments), read through the handle's
+      // reader after it has read them all once, equals what the store holds.
+      const sortedIds = (ids: ArrayLike<number>) => Array.from(ids).sort((a, b) => a - b)
+      const stale = (store: typeof t.store): string[] => {
+        const reader = indexReader(store)
+        const images = new IdLists(store.segmentImages)
+        const segments = new IdLists(store.packageSegments)
+        const out: string[] = []
+        for (let s = 1; s <= lastSegmentId(store); s++) {
+          if (JSON.stringify(sortedIds(reader.imagesOf(s))) !== JSON.stringify(sortedIds(images.list(s)))) out.push(`segment ${s} images`)
+        }
+        for (let p = 1; p <= ((store.meta.get('ids:package') as number | undefined) ?? 0); p++) {
+          if (JSON.stringify(sortedIds(reader.segmentsOf(p))) !== JSON.stringify(sortedIds(segments.list(p)))) out.push(`package ${p} segments`)
+        }
+        return out
+      }
+      const check = (store: typeof t.store, invs: typeof images) => {
+        expect(holders(store)).toEqual(expected(invs))
+        expect(stale(store)).toEqual([])
+      }
       for (const inv of images.slice(0, 3)) indexImage(t.store, inv)
-      expect(holders(t.store)).toEqual(expected(images.slice(0, 3)))
+      check(t.store, images.slice(0, 3))
       // Written through the other handle (as another process would): this handle's kept lists are stale.
       // (lmdb renews a handle's read snapshot on a timer turn, as a process reading would.)
       const turn = () => new Promise((resolve) => setTimeout(resolve, 5))
       for (const inv of images.slice(3)) indexImage(other, inv)
       await turn()
-      expect(holders(t.store)).toEqual(expected(images))
+      check(t.store, images)
       expect(removeImage(other, images[0]!.image.digest)).toBe(true)
       await turn()
-      expect(holders(t.store)).toEqual(expected(images.slice(1)))
+      check(t.store, images.slice(1))
       // Written through this handle: its kept lists take the change, the other handle rereads.
-      expect(holders(other)).toEqual(expected(images.slice(1)))
+      check(other, images.slice(1))
       expect(removeImage(t.store, images[1]!.image.digest)).toBe(true)
+      check(t.store, [images[0]!, ...images.slice(2)].filter((i) => i !== images[0]))
       indexImage(t.store, images[0]!)
-      expect(holders(t.store)).toEqual(expected([images[0]!, ...images.slice(2)]))
+      check(t.store, [images[0]!, ...images.slice(2)])
+      // Image 2 again with its application layer rebuilt: a new segment for packages whose kept
+      // segment lists this handle holds.
+      const appLayer = images[2]!.packages[images[2]!.packages.length - 1]!.layer
+      const rebuilt = { ...images[2]!, packages: images[2]!.packages.map((p) => (p.layer === appLayer ? { ...p, layer: digestOfText('rebuilt app layer') } : p)) }
+      indexImage(t.store, rebuilt)
+      check(t.store, [images[0]!, ...images.slice(2)])
       await turn()
-      expect(holders(other)).toEqual(expected([images[0]!, ...images.slice(2)]))
+      check(other, [images[0]!, ...images.slice(2)])
     } finally {
       await other.close()
       await t.done()
