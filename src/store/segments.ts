@@ -134,11 +134,6 @@ export function dropSegment(store: Store, id: number, record: SegmentRecord, dis
   return orphans
 }
 
-/** The segments holding a package (read only: the list may be this process's kept copy). */
-export function segmentsOfPackage(store: Store, pkg: number): readonly number[] {
-  return indexReader(store).segmentsOf(pkg)
-}
-
 /**
  * Index generation: `meta` `index:generation` goes up by one in every transaction that changes
  * an id list (indexing, removal, rebuild). A delta reads the image lists of every segment holding
