@@ -43,6 +43,12 @@ function encode(ids: readonly number[], header?: number): Buffer {
   return buf
 }
 
+/** The ids of one stored chunk (chunk 0 starts with the chunk count). */
+function eachId(buf: Buffer, chunk: number, each: (id: number) => void): void {
+  // lmdb sets `length` on its shared buffer to the value's size; byteLength is the buffer's.
+  for (let i = chunk === 0 ? 4 : 0, n = buf.length; i + 4 <= n; i += 4) each(buf.readUInt32LE(i))
+}
+
 export class IdLists {
   constructor(private readonly db: IdListDb) {}
 
@@ -61,8 +67,7 @@ export class IdLists {
     for (let c = 0; c < chunks; c++) {
       if (c > 0) buf = this.db.getBinaryFast([owner, c])
       if (!buf) continue
-      // lmdb sets `length` on its shared buffer to the value's size; byteLength is the buffer's.
-      for (let i = c === 0 ? 4 : 0, n = buf.length; i + 4 <= n; i += 4) each(buf.readUInt32LE(i))
+      eachId(buf, c, each)
     }
   }
 
@@ -77,10 +82,11 @@ export class IdLists {
     const out = new Map<number, number[]>()
     let owner = -1
     let list: number[] = []
+    const push = (id: number) => void list.push(id)
     for (const { key, value } of this.db.getRange({})) {
       const [o, chunk] = key
       if (o !== owner) out.set((owner = o), (list = []))
-      for (let i = chunk === 0 ? 4 : 0, n = value.length; i + 4 <= n; i += 4) list.push(value.readUInt32LE(i))
+      eachId(value, chunk, push)
     }
     return out
   }

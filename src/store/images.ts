@@ -56,7 +56,7 @@ export interface VariantRecord {
 const IMAGE_COUNTER = 'ids:image'
 const PACKAGE_COUNTER = 'ids:package'
 const VARIANT_COUNTER = 'ids:variant'
-export { SEGMENT_COUNTER } from './segments.js'
+export const SEGMENT_COUNTER = 'ids:segment'
 
 export function nextId(store: Store, counter: string): number {
   const id = ((store.meta.get(counter) as number | undefined) ?? 0) + 1
@@ -110,6 +110,11 @@ export function digestOf(store: Store, id: number): string | undefined {
 /** The highest image id handed out so far. */
 export function lastImageId(store: Store): number {
   return (store.meta.get(IMAGE_COUNTER) as number | undefined) ?? 0
+}
+
+/** The highest segment id handed out so far. */
+export function lastSegmentId(store: Store): number {
+  return (store.meta.get(SEGMENT_COUNTER) as number | undefined) ?? 0
 }
 
 /**

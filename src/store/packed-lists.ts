@@ -49,13 +49,11 @@ export class PackedLists {
       into.ids = changed
       into.from = 0
       into.to = changed.length
-    } else if (owner + 1 < this.starts.length) {
-      into.ids = this.ids
-      into.from = this.starts[owner]!
-      into.to = this.starts[owner + 1]!
     } else {
-      into.ids = NONE
-      into.from = into.to = 0
+      const [from, to] = this.packedRange(owner)
+      into.ids = from < to ? this.ids : NONE
+      into.from = from
+      into.to = to
     }
     return into
   }
@@ -79,30 +77,33 @@ export class PackedLists {
     list.pop()
   }
 
-  /** Number of owners with a list (empty lists included). */
+  /** Number of owners holding a packed list or changed since packing. */
   get owners(): number {
-    let n = 0
+    let n = this.changed.size
     for (let o = 0; o + 1 < this.starts.length; o++) if (this.starts[o + 1]! > this.starts[o]! && !this.changed.has(o)) n++
-    return n + this.changed.size
+    return n
   }
 
   /** Number of ids over all owners. */
   get total(): number {
     let n = this.ids.length
-    for (const [owner, list] of this.changed) n += list.length - this.packedLength(owner)
+    for (const [owner, list] of this.changed) {
+      const [from, to] = this.packedRange(owner)
+      n += list.length - (to - from)
+    }
     return n
   }
 
-  private packedLength(owner: number): number {
-    return owner + 1 < this.starts.length ? this.starts[owner + 1]! - this.starts[owner]! : 0
+  /** [from, to) of the owner's packed ids; empty for an owner beyond the packed table. */
+  private packedRange(owner: number): [number, number] {
+    return owner + 1 < this.starts.length ? [this.starts[owner]!, this.starts[owner + 1]!] : [0, 0]
   }
 
   private editable(owner: number): number[] {
     let list = this.changed.get(owner)
     if (!list) {
       if (this.changed.size >= Math.max(1024, (this.starts.length - 1) >> 3)) this.repack()
-      const from = owner + 1 < this.starts.length ? this.starts[owner]! : 0
-      list = Array.from(this.ids.subarray(from, from + this.packedLength(owner)))
+      list = Array.from(this.ids.subarray(...this.packedRange(owner)))
       this.changed.set(owner, list)
     }
     return list

@@ -3,9 +3,6 @@ import type { Digest, OsInfo } from '../types.js'
 import { decodeIds, IdLists } from './id-lists.js'
 import { PackedLists, type Span } from './packed-lists.js'
 
-/** The `meta` counter of segment ids (store/images.ts nextId hands them out). */
-export const SEGMENT_COUNTER = 'ids:segment'
-
 export type { Span } from './packed-lists.js'
 
 /**
@@ -255,11 +252,6 @@ function keptLists(store: Store, c: Cached): Kept {
   // After another process changed the index the lists are read again: packed again when warm.
   if (c.warm && !c.kept.packed) c.kept.packed = new PackedLists(c.images.all())
   return c.kept
-}
-
-/** The highest segment id handed out so far. */
-export function lastSegmentId(store: Store): number {
-  return (store.meta.get(SEGMENT_COUNTER) as number | undefined) ?? 0
 }
 
 /**
