@@ -2,11 +2,12 @@ import type { Store } from '../store/env.js'
 import type { Finding } from '../match/types.js'
 import type { Package } from '../types.js'
 import { digestOf, digestTable, lastImageId, lastSegmentId, readPackage, variantRecord, type VariantRecord } from '../store/images.js'
-import { packageIdsOfVariant, variantsUnder } from '../store/postings.js'
+import { packageIdsOfVariant, packagesUnder, variantsUnder } from '../store/postings.js'
 import { indexReader, type Span } from '../store/segments.js'
 import { sameFinding, materialize, readVariantFinding, readVariantFindings, variantsWithFinding, variantsWithFindingId, writeVariantFindings } from '../store/findings.js'
 import { defaultMatcher, type Matcher } from './matcher.js'
 import { readCache } from '../store/advisories.js'
+import { settleDeparted } from '../store/advisory-ids.js'
 
 /**
  * Re-assessment after a feed delta. The work (package keys, or CVEs for EPSS/KEV updates) is
@@ -161,6 +162,7 @@ function runWork(store: Store, work: Work, opts: ReassessOptions, summary: Reass
   // (match/changes.ts); an EPSS/KEV update or a delta without ids re-matches whole variants.
   const partial = work.kind === 'keys' && causes !== undefined ? matcher.matchChanged : undefined
   summary.items += work.items.length - work.next
+  const interned = new Map<string, string[]>()
   const holding = new Map<string, Set<number>>()
   const holders = (id: string): Set<number> => {
     let set = holding.get(id)
@@ -172,7 +174,8 @@ function runWork(store: Store, work: Work, opts: ReassessOptions, summary: Reass
     const changes: Change[] = []
     // One generation read per batch: matching reads the advisories through it.
     const cache = readCache(store)
-    for (const item of work.items.slice(start, end)) {
+    const batch = work.items.slice(start, end)
+    for (const item of batch) {
       const ids = work.kind === 'keys' ? variantsUnder(store, item) : variantsWithFinding(store, item)
       for (const variant of ids) {
         if (seen.has(variant)) continue
@@ -185,7 +188,7 @@ function runWork(store: Store, work: Work, opts: ReassessOptions, summary: Reass
           // The variant's old findings for the delta's ids. Most variants never had one:
           // the findings' keys say which did; a large delta reads the variant's findings instead.
           let oldPicks: Finding[]
-          if (causes!.size > 16) oldPicks = readVariantFindings(store, variant).filter((f) => causes!.has(f.id))
+          if (causes!.size > 16) oldPicks = readVariantFindings(store, variant, causes, cache)
           else {
             oldPicks = []
             for (const id of causes!) {
@@ -203,17 +206,19 @@ function runWork(store: Store, work: Work, opts: ReassessOptions, summary: Reass
           }
           after = found.findings
         } else {
-          before = readVariantFindings(store, variant)
+          before = readVariantFindings(store, variant, undefined, cache)
           after = matcher.matchPackage(store, record.pkg, record.os)
         }
         summary.variants++
-        const diff = diffFindings(before, after, causes)
+        const diff = diffFindings(before, after, causes, interned)
         if (diff) changes.push({ variant, record, before, after, diff })
       }
     }
     const last = end >= work.items.length
     store.root.transactionSync(() => {
       for (const c of changes) writeVariantFindings(store, c.variant, c.before, c.after)
+      // The batch's keys were re-matched for these causes: findings of departed ids are gone.
+      if (work.kind === 'keys') for (const key of batch) settleDeparted(store, key, causes)
       if (last) {
         if (work.seq !== 0) store.meta.removeSync(queueKey(work.seq))
       } else storeWork(store, Object.assign(work, { next: end }))
@@ -238,22 +243,34 @@ function runWork(store: Store, work: Work, opts: ReassessOptions, summary: Reass
  * per combination of segments. Images holding the same segments share arrays.
  */
 function emit(store: Store, changes: Change[], onChange: (e: FindingsChanged) => void): number {
+  // Ids past the counters were written after this read: they hold nothing this delta changed.
+  const segmentLimit = lastSegmentId(store) + 1
+  const imageLimit = lastImageId(store) + 1
+  const tables = takeTables(segmentLimit, imageLimit)
+  try {
+    return emitWith(store, changes, onChange, tables, segmentLimit, imageLimit)
+  } finally {
+    giveBack(tables)
+  }
+}
+
+function emitWith(store: Store, changes: Change[], onChange: (e: FindingsChanged) => void, tables: Tables, segmentLimit: number, imageLimit: number): number {
   const index = indexReader(store)
   // The changed packages' diffs per segment, in first-seen order: slot[segment] - 1 indexes
   // `shownIn` (a typed table: a popular package sits in thousands of segments).
-  const slot = new Int32Array(lastSegmentId(store) + 1)
-  const segments: number[] = []
+  const { slot, mark, reached } = tables
+  const segments = tables.segments
   const shownIn: (VariantDiff | VariantDiff[])[] = []
+  const packagesOf = packageReader(store, changes)
   for (const c of changes) {
-    const key = c.record.keys[0]
-    if (key === undefined || c.diff.causes.length === 0) continue
-    for (const pkg of packageIdsOfVariant(store, key, c.variant)) {
+    if (c.diff.causes.length === 0) continue
+    for (const pkg of packagesOf(c)) {
       const p = readPackage(store, pkg)
       if (!p) continue
       const shown = showDiff(c.diff, p.pkg)
       for (const segment of index.segmentsOf(pkg)) {
-        const at = slot[segment]
-        if (at === undefined) continue // written after this delta's read of the counter: holds no image yet
+        if (segment >= segmentLimit) continue
+        const at = slot[segment]!
         if (at === 0) {
           slot[segment] = shownIn.push(shown)
           segments.push(segment)
@@ -266,9 +283,7 @@ function emit(store: Store, changes: Change[], onChange: (e: FindingsChanged) =>
     }
   }
   // mark[image]: 0 unreached, t > 0 reached through segment t - 1 alone, t < 0 through the
-  // segments listed in several[-t - 1].
-  const mark = new Int32Array(lastImageId(store) + 1)
-  const reached: number[] = []
+  // segments listed in several[-t - 1]; reached[0 … tables.marked) lists the images marked.
   const diffs: VariantDiff[] = []
   const several: number[][] = []
   const span: Span = { ids: [], from: 0, to: 0 }
@@ -276,22 +291,24 @@ function emit(store: Store, changes: Change[], onChange: (e: FindingsChanged) =>
     const shown = shownIn[at]!
     diffs.push(Array.isArray(shown) ? mergeDiffs(shown) : shown)
     const { ids, from, to } = index.imageSpan(segments[at]!, span)
+    let marked = tables.marked
     for (let i = from; i < to; i++) {
       const image = ids[i]!
-      const prior = mark[image]
-      if (prior === undefined) continue
+      if (image >= imageLimit) continue
+      const prior = mark[image]!
       if (prior === 0) {
         mark[image] = at + 1
-        reached.push(image)
+        reached[marked++] = image
       } else if (prior > 0) {
         mark[image] = -several.push([prior - 1, at])
       } else several[-prior - 1]!.push(at)
     }
+    tables.marked = marked
   }
   const digests = digestTable(store)
   const merged = new Map<string, VariantDiff>()
   let events = 0
-  for (let r = 0; r < reached.length; r++) {
+  for (let r = 0, count = tables.marked; r < count; r++) {
     const image = reached[r]!
     const digest = digests[image] ?? digestOf(store, image)
     if (digest === undefined) continue
@@ -311,6 +328,72 @@ function emit(store: Store, changes: Change[], onChange: (e: FindingsChanged) =>
   return events
 }
 
+/**
+ * emit's typed tables, kept from one delta to the next and zeroed where they were written:
+ * allocating and zeroing tables of every segment and image id per delta cost more than the
+ * marking itself. A re-entrant delta (from inside onChange) gets tables of its own.
+ */
+interface Tables {
+  slot: Int32Array
+  mark: Int32Array
+  reached: Int32Array
+  /** Segments with a slot, in first-seen order. */
+  segments: number[]
+  /** Entries of `reached` in use. */
+  marked: number
+  busy: boolean
+}
+
+let spare: Tables | undefined
+
+function takeTables(segments: number, images: number): Tables {
+  const grown = (n: number) => new Int32Array(n + (n >> 3))
+  let t = spare
+  if (!t || t.busy) t = { slot: grown(segments), mark: grown(images), reached: grown(images), segments: [], marked: 0, busy: false }
+  else {
+    if (t.slot.length < segments) t.slot = grown(segments)
+    if (t.mark.length < images) {
+      t.mark = grown(images)
+      t.reached = grown(images)
+    }
+  }
+  t.busy = true
+  spare = t
+  return t
+}
+
+function giveBack(t: Tables): void {
+  for (const segment of t.segments) t.slot[segment] = 0
+  t.segments.length = 0
+  for (let i = 0; i < t.marked; i++) t.mark[t.reached[i]!] = 0
+  t.marked = 0
+  t.busy = false
+}
+
+/**
+ * The package ids of each changed variant. A key with many changed variants (a range change on a
+ * package deployed at hundreds of versions) is read in one pass over its postings instead of one
+ * range read per variant.
+ */
+function packageReader(store: Store, changes: readonly Change[]): (c: Change) => readonly number[] {
+  const perKey = new Map<string, number>()
+  for (const c of changes) {
+    const key = c.record.keys[0]
+    if (key !== undefined) perKey.set(key, (perKey.get(key) ?? 0) + 1)
+  }
+  const whole = new Map<string, Map<number, number[]>>()
+  return (c) => {
+    const key = c.record.keys[0]
+    if (key === undefined) return []
+    if ((perKey.get(key) ?? 0) < WHOLE_KEY_READ) return packageIdsOfVariant(store, key, c.variant)
+    let under = whole.get(key)
+    if (!under) whole.set(key, (under = packagesUnder(store, key)))
+    return under.get(c.variant) ?? []
+  }
+}
+
+const WHOLE_KEY_READ = 16
+
 /** A variant's diff shown with one of its packages (its pkgKey, purl and path). */
 function showDiff(diff: VariantDiff, pkg: Package): VariantDiff {
   return {
@@ -321,13 +404,21 @@ function showDiff(diff: VariantDiff, pkg: Package): VariantDiff {
   }
 }
 
-function mergeDiffs(diffs: VariantDiff[]): VariantDiff {
-  return {
-    added: diffs.flatMap((d) => d.added),
-    removed: diffs.flatMap((d) => d.removed),
-    changed: diffs.flatMap((d) => d.changed),
-    causes: [...new Set(diffs.flatMap((d) => d.causes))].sort(),
+function mergeDiffs(diffs: readonly VariantDiff[]): VariantDiff {
+  const first = diffs[0]!
+  const added = first.added.slice()
+  const removed = first.removed.slice()
+  const changed = first.changed.slice()
+  // The packages of one variant share its causes array: no set to build then.
+  let causes = first.causes
+  for (let i = 1; i < diffs.length; i++) {
+    const d = diffs[i]!
+    for (const f of d.added) added.push(f)
+    for (const f of d.removed) removed.push(f)
+    for (const x of d.changed) changed.push(x)
+    if (d.causes !== causes) causes = [...new Set([...causes, ...d.causes])].sort()
   }
+  return { added, removed, changed, causes }
 }
 
 /**
@@ -337,23 +428,34 @@ function mergeDiffs(diffs: VariantDiff[]): VariantDiff {
  * others come from records the delta did not touch, and matching is a pure function of the
  * record, so they can only appear or vanish, which the id comparison sees. Popular packages
  * carry hundreds of findings; this keeps a delta cheap.
+ * `interned`: one delta's variants mostly change for the same ids; sharing one `causes` array
+ * between them keeps a large delta's garbage down and lets merges see they are the same.
  */
-export function diffFindings(before: readonly Finding[], after: readonly Finding[], causes?: ReadonlySet<string>): VariantDiff | undefined {
-  const old = new Map(before.map((f) => [f.id, f]))
+export function diffFindings(before: readonly Finding[], after: readonly Finding[], causes?: ReadonlySet<string>, interned?: Map<string, string[]>): VariantDiff | undefined {
+  // A delta's before lists hold a finding or two: a scan beats building a map.
+  const byId = before.length > 8 ? new Map(before.map((f, i) => [f.id, i])) : undefined
+  const kept = new Uint8Array(before.length)
   const added: Finding[] = []
   const changed: ChangedFinding[] = []
   for (const f of after) {
-    const prior = old.get(f.id)
-    if (!prior) {
+    const at = byId ? (byId.get(f.id) ?? -1) : before.findIndex((b) => b.id === f.id)
+    if (at < 0) {
       added.push(f)
       continue
     }
-    old.delete(f.id)
+    kept[at] = 1
+    const prior = before[at]!
     const suspect = !causes || causes.has(f.id) || f.aliases.some((a) => causes.has(a)) || prior.aliases.some((a) => causes.has(a))
     if (suspect && !sameFinding(prior, f)) changed.push({ before: prior, after: f })
   }
-  const removed = [...old.values()]
+  const removed: Finding[] = []
+  for (let i = 0; i < before.length; i++) if (kept[i] === 0) removed.push(before[i]!)
   if (added.length === 0 && removed.length === 0 && changed.length === 0) return undefined
-  const ids = [...new Set([...added, ...removed, ...changed.map((c) => c.after)].map((f) => f.id))].sort()
-  return { added, removed, changed, causes: ids }
+  // Ids are unique within each list, and the three lists are disjoint by id.
+  const ids = [...added.map((f) => f.id), ...removed.map((f) => f.id), ...changed.map((c) => c.after.id)].sort()
+  if (!interned) return { added, removed, changed, causes: ids }
+  const key = ids.join('\n')
+  let shared = interned.get(key)
+  if (!shared) interned.set(key, (shared = ids))
+  return { added, removed, changed, causes: shared }
 }

@@ -28,7 +28,7 @@ const BATCH = 200
 function derivedDatabases(store: Store) {
   return [
     store.postings, store.segments, store.segmentIds, store.segmentImages, store.packageSegments,
-    store.packages, store.packageIds, store.variants, store.variantIds, store.findings, store.findingRefs,
+    store.packages, store.packageIds, store.variants, store.variantIds, store.findings, store.departed,
   ]
 }
 
@@ -63,6 +63,8 @@ function inventoryOf(store: Store, digest: string, value: unknown): Inventory | 
 const RETIRED = [
   { name: 'postings', dupSort: true, encoding: 'binary' as const },
   { name: 'finding-refs', dupSort: true, encoding: 'binary' as const },
+  // Schema 2's [variant, advisory id] index of findings (store/advisory-ids.ts says why it went).
+  { name: 'finding-index', encoding: 'binary' as const },
 ]
 
 /** Re-derives everything from the inventories (after a schema change or on demand). */

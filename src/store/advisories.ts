@@ -5,6 +5,7 @@ import { splitStoreKey, storeKey, normalizeEcosystem } from '../match/keys.js'
 import type { AdvisoryRecord, CompiledAdvisory } from '../match/model.js'
 import { compileRange } from '../match/ranges.js'
 import { parseSeverityWord } from '../match/severity.js'
+import { recordDepartures } from './advisory-ids.js'
 
 /**
  * The advisory side of the store: `advisoryRecords` (record key → StoredRecord), `advisories`
@@ -76,6 +77,8 @@ export function compileRecord(record: AdvisoryRecord, fp: string): CompiledAdvis
 export function writeRecordsInTxn(store: Store, records: readonly AdvisoryRecord[]): { outcomes: RecordOutcome[]; touched: Set<string> } {
   const pending = new Map<string, CompiledAdvisory[]>()
   const touched = new Set<string>()
+  // Per key, the ids whose compiled entries this batch took out (store/advisory-ids.ts).
+  const removed = new Map<string, Set<string>>()
   const outcomes: RecordOutcome[] = []
   const entriesFor = (key: string): CompiledAdvisory[] => {
     let list = pending.get(key)
@@ -92,7 +95,7 @@ export function writeRecordsInTxn(store: Store, records: readonly AdvisoryRecord
         outcomes.push('absent')
         continue
       }
-      removeCompiled(record.key, old, entriesFor, touched)
+      removeCompiled(record.key, old, entriesFor, touched, removed)
       unlinkAliases(store, record.key, old)
       store.advisoryRecords.removeSync(record.key)
       outcomes.push('withdrawn')
@@ -110,7 +113,7 @@ export function writeRecordsInTxn(store: Store, records: readonly AdvisoryRecord
       continue
     }
     if (old) {
-      removeCompiled(record.key, old, entriesFor, touched)
+      removeCompiled(record.key, old, entriesFor, touched, removed)
       unlinkAliases(store, record.key, old)
     }
     const compiled = compileRecord(record, fp)
@@ -132,14 +135,18 @@ export function writeRecordsInTxn(store: Store, records: readonly AdvisoryRecord
     if (list.length === 0) store.advisories.removeSync(key)
     else store.advisories.putSync(key, list.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : a.key < b.key ? -1 : 1)))
   }
+  recordDepartures(store, removed, pending)
   return { outcomes, touched }
 }
 
-function removeCompiled(recordKey: string, old: StoredRecord, entriesFor: (key: string) => CompiledAdvisory[], touched: Set<string>): void {
+function removeCompiled(recordKey: string, old: StoredRecord, entriesFor: (key: string) => CompiledAdvisory[], touched: Set<string>, removed: Map<string, Set<string>>): void {
   for (const key of old.keys) {
     const list = entriesFor(key)
     for (let i = list.length - 1; i >= 0; i--) if (list[i]!.key === recordKey) list.splice(i, 1)
     touched.add(key)
+    let ids = removed.get(key)
+    if (!ids) removed.set(key, (ids = new Set()))
+    ids.add(old.id)
   }
 }
 

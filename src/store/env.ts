@@ -46,8 +46,8 @@ export interface Store {
   readonly aliases: Database<unknown, string>
   /** [advisory id, variant id] → Finding as matched for the variant's representative package (store/findings.ts) */
   readonly findings: Database<unknown, [string, number]>
-  /** [variant id, advisory id] → empty: the findings a variant has */
-  readonly findingRefs: Database<Buffer, [number, string]>
+  /** `ecosystem\0name` → ids of advisories that left the key's compiled list whose findings may still be stored (store/advisories.ts) */
+  readonly departed: Database<unknown, string>
   /** CVE → { epss, percentile, kev } */
   readonly exploit: Database<unknown, string>
   close(): Promise<void>
@@ -57,7 +57,7 @@ export interface Store {
 export type PostingKey = [string, number, number]
 
 /** Bump when any stored shape changes; see store/schema.ts for the migration rules. */
-export const STORE_SCHEMA_VERSION = 2
+export const STORE_SCHEMA_VERSION = 3
 
 export interface OpenStoreOptions {
   readonly: boolean
@@ -99,8 +99,7 @@ export function openStore(dataDir: string, options: Partial<OpenStoreOptions> = 
       advisoryRecords: db('advisory-records'),
       aliases: db('aliases'),
       findings: root.openDB({ name: 'findings' }) as Database<unknown, [string, number]>,
-      // Schema 1 had a dupSort `finding-refs` (one value per variant); this one is new.
-      findingRefs: root.openDB({ name: 'finding-index', encoding: 'binary' }) as Database<Buffer, [number, string]>,
+      departed: db('departed-ids'),
       exploit: db('exploit'),
       close: () => root.close(),
     }

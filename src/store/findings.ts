@@ -1,8 +1,9 @@
 import type { Store } from './env.js'
 import { packageKey, type Finding } from '../match/types.js'
 import type { Package } from '../types.js'
-import { imagePackages, readImage } from './images.js'
-import { recordId, recordKeysFor } from './advisories.js'
+import { imagePackages, readImage, variantRecord } from './images.js'
+import { readCache, recordId, recordKeysFor, type ReadCache } from './advisories.js'
+import { advisoryIdsUnder } from './advisory-ids.js'
 
 /**
  * Findings are stored per variant and advisory (`findings`: [advisory id, variant id] → Finding,
@@ -13,8 +14,9 @@ import { recordId, recordKeysFor } from './advisories.js'
  * the package's own presentation fields (`materialize`); an image's are the concatenation over
  * its packages in order, which is what matchInventory returns.
  * The findings' keys answer "who is affected by X" (aliases resolve through the advisory store)
- * and let an EPSS/KEV update re-score only the variants that carry a changed CVE;
- * `findingRefs` (`finding-index`: [variant id, advisory id]) lists a variant's findings.
+ * and let an EPSS/KEV update re-score only the variants that carry a changed CVE. A variant's
+ * findings are read by the advisory ids it can have (store/advisory-ids.ts), not through an
+ * index of their own.
  */
 
 /**
@@ -55,19 +57,16 @@ export function materializeAll(core: readonly Finding[], pkg: Package): Finding[
   return core.map((f) => materialize(f, pkg))
 }
 
-const MAX_ID = '\uffff'
-
-/** Advisory ids of a variant's findings, in id order. */
-function findingIds(store: Store, variant: number): string[] {
-  const out: string[] = []
-  for (const k of store.findingRefs.getKeys({ start: [variant], end: [variant, MAX_ID] })) out.push((k as [number, string])[1])
-  return out
-}
-
-/** All findings of a variant, in advisory id order. */
-export function readVariantFindings(store: Store, variant: number): Finding[] {
+/**
+ * A variant's findings, in advisory id order; with `only`, just those whose id is in it. A
+ * variant that is not stored has none.
+ */
+export function readVariantFindings(store: Store, variant: number, only?: ReadonlySet<string>, cache: ReadCache = readCache(store)): Finding[] {
   const out: Finding[] = []
-  for (const id of findingIds(store, variant)) {
+  const record = variantRecord(store, variant)
+  if (!record) return out
+  for (const id of advisoryIdsUnder(store, record.keys, cache)) {
+    if (only && !only.has(id)) continue
     const f = readVariantFinding(store, variant, id)
     if (f) out.push(f)
   }
@@ -79,15 +78,12 @@ export function readVariantFinding(store: Store, variant: number, id: string): F
   return store.findings.get([id, variant]) as Finding | undefined
 }
 
-const EMPTY = Buffer.alloc(0)
-
 /**
  * Replaces a variant's findings for some advisory ids (all of `before` and `after`; ids in
  * neither are left alone). Findings are keyed [advisory id, variant]: a delta changes one
  * advisory's findings in hundreds of variants, and keeping them side by side keeps its commit to
- * a few pages. finding-index ([variant, advisory id]) lists a variant's findings; it changes only
- * when a finding appears or goes. Aliases are not indexed: `variantsWithFinding` resolves them
- * through the advisory store's alias table. Inside a write transaction.
+ * a few pages. Aliases are not indexed: `variantsWithFinding` resolves them through the advisory
+ * store's alias table. Inside a write transaction.
  */
 export function writeVariantFindings(store: Store, variant: number, before: readonly Finding[], after: readonly Finding[]): void {
   const old = new Map(before.map((f) => [f.id, f]))
@@ -96,12 +92,8 @@ export function writeVariantFindings(store: Store, variant: number, before: read
     old.delete(f.id)
     if (prior !== undefined && sameFinding(prior, f)) continue
     store.findings.putSync([f.id, variant], f)
-    if (prior === undefined) store.findingRefs.putSync([variant, f.id], EMPTY)
   }
-  for (const id of old.keys()) {
-    store.findings.removeSync([id, variant])
-    store.findingRefs.removeSync([variant, id])
-  }
+  for (const id of old.keys()) store.findings.removeSync([id, variant])
 }
 
 export function dropVariantFindings(store: Store, variant: number): void {
@@ -137,8 +129,9 @@ export function imageFindings(store: Store, digest: string): Finding[] | undefin
   const rec = readImage(store, digest)
   if (!rec) return undefined
   const out: Finding[] = []
+  const cache = readCache(store)
   for (const p of imagePackages(store, rec)) {
-    const core = readVariantFindings(store, p.variant)
+    const core = readVariantFindings(store, p.variant, undefined, cache)
     if (core.length) out.push(...materializeAll(core, p.pkg))
   }
   return out

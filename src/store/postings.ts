@@ -44,6 +44,19 @@ export function packageIdsOfVariant(store: Store, key: string, variant: number):
   return out
 }
 
+/** Package ids of every variant under a key (one pass over the key's postings). */
+export function packagesUnder(store: Store, key: string): Map<number, number[]> {
+  const out = new Map<number, number[]>()
+  let last = -1
+  let list: number[] = []
+  for (const k of store.postings.getKeys({ start: [key, 0], end: [key, MAX_ID + 1] })) {
+    const [, variant, pkg] = k as [string, number, number]
+    if (variant !== last) out.set((last = variant), (list = []))
+    list.push(pkg)
+  }
+  return out
+}
+
 /** Calls `each` with every image holding the package (an image holding it twice comes once per segment). */
 export function forEachImageOfPackage(store: Store, pkg: number, each: (image: number) => void): void {
   const index = indexReader(store)

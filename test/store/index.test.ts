@@ -48,7 +48,7 @@ describe.skipIf(!HAS_SHARED)('images, packages, variants and postings', () => {
       expect(removeImage(t.store, a!.image.digest)).toBe(true)
       expect(removeImage(t.store, a!.image.digest)).toBe(false)
       expect(removeImage(t.store, b!.image.digest)).toBe(true)
-      for (const db of [t.store.postings, t.store.segments, t.store.segmentIds, t.store.segmentImages, t.store.packageSegments, t.store.packages, t.store.packageIds, t.store.variants, t.store.variantIds, t.store.findings, t.store.findingRefs, t.store.images]) {
+      for (const db of [t.store.postings, t.store.segments, t.store.segmentIds, t.store.segmentImages, t.store.packageSegments, t.store.packages, t.store.packageIds, t.store.variants, t.store.variantIds, t.store.findings, t.store.images]) {
         expect(db.getCount()).toBe(0)
       }
     } finally {

@@ -2,7 +2,7 @@ import { rmSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { openStore, STORE_SCHEMA_VERSION, type Store } from '../../src/store/env.js'
 import { readSchemaVersion, schemaState, SCHEMA_KEY } from '../../src/store/schema.js'
-import { defaultMatcher, ensureSchema, imageFindings, postingKeys, readInventory } from '../../src/assess/index.js'
+import { defaultMatcher, ensureSchema, imageFindings, indexImages, postingKeys, readInventory } from '../../src/assess/index.js'
 import { encodeIds } from '../../src/store/images.js'
 import type { Finding } from '../../src/match/types.js'
 import type { Inventory, Package } from '../../src/types.js'
@@ -60,6 +60,34 @@ describe.skipIf(!HAS_SHARED)('an old store is rebuilt from its stored inventorie
       expect(ensureSchema(t.store)).toBe('rebuilt')
       expect(readSchemaVersion(t.store)).toBe(STORE_SCHEMA_VERSION)
       expect(postingCount(t.store)).toBeGreaterThan(0)
+      expect(mismatches(t.store, inventories)).toEqual([])
+      expect(inventories.some((inv) => imageFindings(t.store, inv.image.digest)!.length > 0)).toBe(true)
+    } finally {
+      await t.done()
+    }
+  }, 60_000)
+
+  it('a schema 2 store (with its [variant, id] findings index) is rebuilt and the index dropped', async () => {
+    const pools = realPools()
+    const t = tempStore()
+    try {
+      await importRecords(t, pools.osv, 'feed', pools.feedFiles)
+      const inventories = [...fleet(pools, { images: 12, snapshots: 2, apps: 4, appPackages: [20, 40], drift: 0.4 }, seeded(9))]
+      indexImages(t.store, inventories.map((inventory) => ({ inventory })))
+      // Schema 2 differed from 3 only by that index: one empty value per (variant, advisory id).
+      const index = t.store.root.openDB({ name: 'finding-index', encoding: 'binary' })
+      await t.store.root.transaction(() => {
+        for (const k of t.store.findings.getKeys({})) {
+          const [id, variant] = k as [string, number]
+          index.put([variant, id], Buffer.alloc(0))
+        }
+        t.store.meta.put(SCHEMA_KEY, 2)
+      })
+      expect(index.getCount()).toBeGreaterThan(0)
+      expect(schemaState(t.store)).toBe('old')
+      expect(ensureSchema(t.store)).toBe('rebuilt')
+      expect(readSchemaVersion(t.store)).toBe(STORE_SCHEMA_VERSION)
+      expect(t.store.root.openDB({ name: 'finding-index', encoding: 'binary' }).getCount()).toBe(0)
       expect(mismatches(t.store, inventories)).toEqual([])
       expect(inventories.some((inv) => imageFindings(t.store, inv.image.digest)!.length > 0)).toBe(true)
     } finally {
