@@ -2,9 +2,9 @@ import type { Store } from '../store/env.js'
 import type { Finding } from '../match/types.js'
 import type { Package } from '../types.js'
 import { digestOf, digestTable, lastImageId, lastSegmentId, readPackage, variantRecord, type VariantRecord } from '../store/images.js'
-import { packageIdsOfVariant, packagesUnder, variantsUnder } from '../store/postings.js'
+import { packageIdsOfVariant, packagesUnder } from '../store/postings.js'
 import { indexReader, type Span } from '../store/segments.js'
-import { sameFinding, materialize, readVariantFinding, readVariantFindings, variantsWithFinding, variantsWithFindingId, writeVariantFindings } from '../store/findings.js'
+import { FindingsReader, FindingsWriter, materialize, sameFinding, variantsWithFinding } from '../store/findings.js'
 import { defaultMatcher, type Matcher } from './matcher.js'
 import { readCache } from '../store/advisories.js'
 import { settleDeparted } from '../store/advisory-ids.js'
@@ -141,9 +141,9 @@ export function resumePending(store: Store, opts: ReassessOptions = {}): Reasses
 interface Change {
   variant: number
   record: VariantRecord
-  before: Finding[]
-  after: Finding[]
   diff: VariantDiff
+  /** The variant's package ids, when the batch read them with its key's postings. */
+  packages: readonly number[] | undefined
 }
 
 interface VariantDiff {
@@ -163,20 +163,18 @@ function runWork(store: Store, work: Work, opts: ReassessOptions, summary: Reass
   const partial = work.kind === 'keys' && causes !== undefined ? matcher.matchChanged : undefined
   summary.items += work.items.length - work.next
   const interned = new Map<string, string[]>()
-  const holding = new Map<string, Set<number>>()
-  const holders = (id: string): Set<number> => {
-    let set = holding.get(id)
-    if (!set) holding.set(id, (set = new Set(variantsWithFindingId(store, id))))
-    return set
-  }
   for (let start = work.next; start < work.items.length || start === 0; start += batchSize) {
     const end = Math.min(work.items.length, start + batchSize)
     const changes: Change[] = []
-    // One generation read per batch: matching reads the advisories through it.
+    // One generation read per batch: matching reads the advisories through it, and the stored
+    // findings are read through one reader (each advisory's groups decoded once).
     const cache = readCache(store)
+    const stored = new FindingsReader(store, cache)
     const batch = work.items.slice(start, end)
     for (const item of batch) {
-      const ids = work.kind === 'keys' ? variantsUnder(store, item) : variantsWithFinding(store, item)
+      // A key's postings, read once: its variants now, their packages for the events later.
+      const under = work.kind === 'keys' ? packagesUnder(store, item) : undefined
+      const ids = under ? under.keys() : variantsWithFinding(store, item)
       for (const variant of ids) {
         if (seen.has(variant)) continue
         seen.add(variant)
@@ -185,14 +183,14 @@ function runWork(store: Store, work: Work, opts: ReassessOptions, summary: Reass
         let before: Finding[]
         let after: Finding[]
         if (partial) {
-          // The variant's old findings for the delta's ids. Most variants never had one:
-          // the findings' keys say which did; a large delta reads the variant's findings instead.
+          // The variant's old findings for the delta's ids: a few ids are looked up in their
+          // groups; a large delta reads the variant's findings instead.
           let oldPicks: Finding[]
-          if (causes!.size > 16) oldPicks = readVariantFindings(store, variant, causes, cache)
+          if (causes!.size > 16) oldPicks = stored.ofVariant(variant, causes)
           else {
             oldPicks = []
             for (const id of causes!) {
-              const f = holders(id).has(variant) ? readVariantFinding(store, variant, id) : undefined
+              const f = stored.finding(variant, id, record)
               if (f) oldPicks.push(f)
             }
           }
@@ -201,22 +199,24 @@ function runWork(store: Store, work: Work, opts: ReassessOptions, summary: Reass
           before = oldPicks.slice()
           for (const id of found.ids) {
             if (causes!.has(id)) continue
-            const f = readVariantFinding(store, variant, id)
+            const f = stored.finding(variant, id, record)
             if (f) before.push(f)
           }
           after = found.findings
         } else {
-          before = readVariantFindings(store, variant, undefined, cache)
+          before = stored.ofVariant(variant)
           after = matcher.matchPackage(store, record.pkg, record.os)
         }
         summary.variants++
         const diff = diffFindings(before, after, causes, interned)
-        if (diff) changes.push({ variant, record, before, after, diff })
+        if (diff) changes.push({ variant, record, diff, packages: under?.get(variant) })
       }
     }
     const last = end >= work.items.length
     store.root.transactionSync(() => {
-      for (const c of changes) writeVariantFindings(store, c.variant, c.before, c.after)
+      const writer = new FindingsWriter(store)
+      for (const c of changes) writer.apply(c.variant, c.diff)
+      writer.flush()
       // The batch's keys were re-matched for these causes: findings of departed ids are gone.
       if (work.kind === 'keys') for (const key of batch) settleDeparted(store, key, causes)
       if (last) {
@@ -261,6 +261,8 @@ function emitWith(store: Store, changes: Change[], onChange: (e: FindingsChanged
   const { slot, mark, reached } = tables
   const segments = tables.segments
   const shownIn: (VariantDiff | VariantDiff[])[] = []
+  // Each package's shown diff gets a number: segments holding the same packages share a merge.
+  const shownNo = new Map<VariantDiff, number>()
   const packagesOf = packageReader(store, changes)
   for (const c of changes) {
     if (c.diff.causes.length === 0) continue
@@ -268,6 +270,7 @@ function emitWith(store: Store, changes: Change[], onChange: (e: FindingsChanged
       const p = readPackage(store, pkg)
       if (!p) continue
       const shown = showDiff(c.diff, p.pkg)
+      shownNo.set(shown, shownNo.size)
       for (const segment of index.segmentsOf(pkg)) {
         if (segment >= segmentLimit) continue
         const at = slot[segment]!
@@ -287,9 +290,15 @@ function emitWith(store: Store, changes: Change[], onChange: (e: FindingsChanged
   const diffs: VariantDiff[] = []
   const several: number[][] = []
   const span: Span = { ids: [], from: 0, to: 0 }
+  const mergedShown = new Map<string, VariantDiff>()
   for (let at = 0; at < segments.length; at++) {
     const shown = shownIn[at]!
-    diffs.push(Array.isArray(shown) ? mergeDiffs(shown) : shown)
+    if (Array.isArray(shown)) {
+      const key = shown.map((d) => shownNo.get(d)).join(',')
+      let m = mergedShown.get(key)
+      if (!m) mergedShown.set(key, (m = mergeDiffs(shown)))
+      diffs.push(m)
+    } else diffs.push(shown)
     const { ids, from, to } = index.imageSpan(segments[at]!, span)
     let marked = tables.marked
     for (let i = from; i < to; i++) {
@@ -308,11 +317,15 @@ function emitWith(store: Store, changes: Change[], onChange: (e: FindingsChanged
   const digests = digestTable(store)
   const merged = new Map<string, VariantDiff>()
   let events = 0
-  for (let r = 0, count = tables.marked; r < count; r++) {
-    const image = reached[r]!
+  // Reaching a good share of the fleet, walk the marks in id order: digests and marks are then
+  // read front to back instead of at random (tens of thousands of cache misses).
+  const inOrder = tables.marked > imageLimit >>> 4
+  for (let r = 0, n = inOrder ? imageLimit : tables.marked; r < n; r++) {
+    const image = inOrder ? r : reached[r]!
+    const tag = mark[image]!
+    if (tag === 0) continue
     const digest = digests[image] ?? digestOf(store, image)
     if (digest === undefined) continue
-    const tag = mark[image]!
     let d: VariantDiff
     if (tag > 0) d = diffs[tag - 1]!
     else {
@@ -365,24 +378,26 @@ function takeTables(segments: number, images: number): Tables {
 function giveBack(t: Tables): void {
   for (const segment of t.segments) t.slot[segment] = 0
   t.segments.length = 0
-  for (let i = 0; i < t.marked; i++) t.mark[t.reached[i]!] = 0
+  if (t.marked > t.mark.length >>> 4) t.mark.fill(0)
+  else for (let i = 0; i < t.marked; i++) t.mark[t.reached[i]!] = 0
   t.marked = 0
   t.busy = false
 }
 
 /**
- * The package ids of each changed variant. A key with many changed variants (a range change on a
- * package deployed at hundreds of versions) is read in one pass over its postings instead of one
- * range read per variant.
+ * The package ids of each changed variant: those the batch read with its key's postings, else
+ * (an EPSS/KEV re-score) read here, a key with many changed variants in one pass over its
+ * postings instead of one range read per variant.
  */
 function packageReader(store: Store, changes: readonly Change[]): (c: Change) => readonly number[] {
   const perKey = new Map<string, number>()
   for (const c of changes) {
     const key = c.record.keys[0]
-    if (key !== undefined) perKey.set(key, (perKey.get(key) ?? 0) + 1)
+    if (key !== undefined && !c.packages) perKey.set(key, (perKey.get(key) ?? 0) + 1)
   }
   const whole = new Map<string, Map<number, number[]>>()
   return (c) => {
+    if (c.packages) return c.packages
     const key = c.record.keys[0]
     if (key === undefined) return []
     if ((perKey.get(key) ?? 0) < WHOLE_KEY_READ) return packageIdsOfVariant(store, key, c.variant)

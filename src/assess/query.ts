@@ -6,7 +6,9 @@ import { comparatorFor } from '../match/compare.js'
 import type { Finding, Severity } from '../match/types.js'
 import { digestOf, readImage, readPackage, readVariant } from '../store/images.js'
 import { packagesOfVariant, variantsUnder } from '../store/postings.js'
-import { materialize, readVariantFindings, variantsWithFinding } from '../store/findings.js'
+import { materialize, readVariantFindings, variantsWithFinding, type SharedFinding } from '../store/findings.js'
+import { decodeIds } from '../store/id-lists.js'
+import type { Group } from '../store/finding-groups.js'
 
 /**
  * Fleet queries over the index: images holding a package (optionally within a version range),
@@ -173,14 +175,18 @@ export function imagesAffectedBy(store: Store, idOrAlias: string): VulnHit[] {
 
 /** Advisories ranked by their highest risk anywhere in the fleet, with how many images carry them. */
 export function topRisks(store: Store, limit = 20): TopRisk[] {
-  const byId = new Map<string, { best: Finding; variants: Set<number>; packages: Set<string> }>()
-  for (const { key, value } of store.findings.getRange({})) {
-    const f = value as Finding
+  const byId = new Map<string, { best: SharedFinding; variants: Set<number>; packages: Set<string> }>()
+  for (const { value } of store.findings.getRange({})) {
+    const group = value as Pick<Group, 'finding' | 'variants'>
+    const f = group.finding
     let entry = byId.get(f.id)
     if (!entry) byId.set(f.id, (entry = { best: f, variants: new Set(), packages: new Set() }))
     if (f.risk > entry.best.risk) entry.best = f
-    entry.variants.add((key as [string, number])[1])
-    entry.packages.add(`${f.name}@${f.installed}`)
+    for (const variant of decodeIds(group.variants)) {
+      entry.variants.add(variant)
+      const pkg = readVariant(store, variant)?.pkg
+      if (pkg) entry.packages.add(`${pkg.name}@${pkg.version}`)
+    }
   }
   const ranked = [...byId.values()].sort((a, b) => b.best.risk - a.best.risk || (a.best.id < b.best.id ? -1 : 1)).slice(0, Math.max(0, limit))
   return ranked.map(({ best, variants, packages }) => {

@@ -63,7 +63,9 @@ function inventoryOf(store: Store, digest: string, value: unknown): Inventory | 
 const RETIRED = [
   { name: 'postings', dupSort: true, encoding: 'binary' as const },
   { name: 'finding-refs', dupSort: true, encoding: 'binary' as const },
-  // Schema 2's [variant, advisory id] index of findings (store/advisory-ids.ts says why it went).
+  // Schema 2's findings, one per [advisory id, variant], and their [variant, advisory id] index
+  // (store/finding-groups.ts and store/advisory-ids.ts say why they went).
+  { name: 'findings' },
   { name: 'finding-index', encoding: 'binary' as const },
 ]
 

@@ -2,6 +2,7 @@ import { jetstream, jetstreamManager, type JetStreamClient, type JsMsg } from '@
 import { headers as natsHeaders } from '@nats-io/transport-node'
 import type { FastifyInstance } from 'fastify'
 import { ensureSchema, resumePending, warmIndex } from '../assess/index.js'
+import { collectYoungBetweenDeltas } from '../assess/gc.js'
 import { toErrorRecord, type ErrorRecord, type VigilError } from '../errors.js'
 import { Metrics } from '../http/metrics.js'
 import { createHttpServer } from '../http/server.js'
@@ -89,6 +90,8 @@ export async function startDaemon(config: Readonly<DaemonConfig>, log: Logger): 
     const resumeId = `resume-${Date.now()}`
     const leftover = resumePending(store, { onChange: (e) => void publishFindingsChanged(js, e, { jobId: resumeId }, 'msgpack').catch(() => undefined) })
     if (leftover.works > 0) log.info({ works: leftover.works }, 'finished re-assessment work interrupted by a previous stop')
+    // Young-generation collections between deltas rather than inside them (assess/gc.ts).
+    collectYoungBetweenDeltas()
     // Feed deltas walk the index's image lists: held packed in memory from here on.
     const warmStarted = performance.now()
     const warmed = warmIndex(store)

@@ -7,7 +7,8 @@ import type { CompiledAdvisory } from './model.js'
 import { inRange } from './ranges.js'
 import { riskScore } from './risk.js'
 import { preferredCvss, severityOf } from './severity.js'
-import { packageKey, type Finding, type FixState } from './types.js'
+import type { Finding, FixState } from './types.js'
+import { materialize, type SharedFinding } from '../store/finding-groups.js'
 
 /**
  * Findings for one package: a pure function of (store contents, package, os). Distro packages
@@ -78,33 +79,40 @@ export function affects(adv: CompiledAdvisory, version: string): boolean {
 /** Severity depends on the compiled advisory alone; computed once per cached advisory. */
 const ratings = new WeakMap<CompiledAdvisory, ReturnType<typeof severityOf> & { best: ReturnType<typeof preferredCvss> }>()
 
+/**
+ * Everything in a finding but the package comes from the advisory and its EPSS/KEV row: built once
+ * per cached compiled advisory (a new advisory generation, which every exploit update bumps too,
+ * decodes new ones) and shown for each package by `materialize`. The findings of one advisory
+ * share its arrays (findings are never changed once made); they are copies of the compiled
+ * advisory's, which the read cache shares.
+ */
+const sharedParts = new WeakMap<CompiledAdvisory, SharedFinding>()
+
 export function toFinding(store: Store, cache: ReadCache, adv: CompiledAdvisory, pkg: Package): Finding {
+  let shared = sharedParts.get(adv)
+  if (!shared) sharedParts.set(adv, (shared = sharedFinding(store, cache, adv)))
+  return materialize(shared, pkg)
+}
+
+function sharedFinding(store: Store, cache: ReadCache, adv: CompiledAdvisory): SharedFinding {
   const state: FixState = adv.state ?? (adv.fixed.length > 0 ? 'fixed' : 'affected')
   let rated = ratings.get(adv)
   if (!rated) ratings.set(adv, (rated = { ...severityOf(adv), best: preferredCvss(adv.cvss) }))
   const { severity, source, best } = rated
   const exploit = readExploit(store, adv.id, adv.aliases, cache)
-  const finding: Finding = {
+  const shared: SharedFinding = {
     id: adv.id,
-    // copies: the compiled advisory is shared with the read cache
     aliases: adv.aliases.slice(),
-    pkgKey: packageKey(pkg),
-    ecosystem: pkg.ecosystem,
-    name: pkg.name,
-    installed: pkg.version,
     fixedVersions: state === 'fixed' ? adv.fixed.slice() : [],
     state,
     severity,
     severitySource: source,
     cvss: adv.cvss.map((c) => ({ ...c })),
     risk: riskScore({ severity, cvssScore: best?.score, epss: exploit.epss, kev: exploit.kev, state }),
-    purl: pkg.purl,
-    path: pkg.path,
   }
-  if (exploit.epss !== undefined) finding.epss = exploit.epss
-  if (exploit.kev) finding.kev = true
-  if (adv.title) finding.title = adv.title
-  if (pkg.layer) finding.layer = pkg.layer
-  if (adv.modified) finding.modified = adv.modified
-  return finding
+  if (exploit.epss !== undefined) shared.epss = exploit.epss
+  if (exploit.kev) shared.kev = true
+  if (adv.title) shared.title = adv.title
+  if (adv.modified) shared.modified = adv.modified
+  return shared
 }

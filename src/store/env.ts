@@ -44,7 +44,7 @@ export interface Store {
   readonly advisoryRecords: Database<unknown, string>
   /** alias (CVE-…) → advisory ids */
   readonly aliases: Database<unknown, string>
-  /** [advisory id, variant id] → Finding as matched for the variant's representative package (store/findings.ts) */
+  /** [advisory id, group no] → the advisory part of a finding and the variants it is theirs for (store/finding-groups.ts) */
   readonly findings: Database<unknown, [string, number]>
   /** `ecosystem\0name` → ids of advisories that left the key's compiled list whose findings may still be stored (store/advisories.ts) */
   readonly departed: Database<unknown, string>
@@ -98,7 +98,8 @@ export function openStore(dataDir: string, options: Partial<OpenStoreOptions> = 
       advisories: db('advisories'),
       advisoryRecords: db('advisory-records'),
       aliases: db('aliases'),
-      findings: root.openDB({ name: 'findings' }) as Database<unknown, [string, number]>,
+      // Schema 2 kept one Finding per [advisory id, variant] in `findings`; this one is new.
+      findings: root.openDB({ name: 'finding-groups' }) as Database<unknown, [string, number]>,
       departed: db('departed-ids'),
       exploit: db('exploit'),
       close: () => root.close(),

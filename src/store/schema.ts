@@ -8,9 +8,11 @@ import { VigilError } from '../errors.js'
  * (assess/rebuild.ts); a store written by newer code is refused, never misread.
  *
  * History:
- * - 3 — no per-variant index of findings: a variant's findings are read by the advisory ids
- *   compiled under its keys, plus `departed-ids` (ids that left a key's list and whose findings
- *   the next re-assessment of the key removes; store/advisory-ids.ts).
+ * - 3 — findings are grouped by advisory: [advisory id, group no] → the advisory part of the
+ *   finding and the variant ids it holds for (store/finding-groups.ts); no per-variant index: a
+ *   variant's findings are read by the advisory ids compiled under its keys, plus `departed-ids`
+ *   (ids that left a key's list and whose findings the next re-assessment of the key removes;
+ *   store/advisory-ids.ts).
  * - 2 — images hold their segments (the runs of packages each layer gave them, shared between
  *   images); packages are stored without their layer; postings are [key, variant, package] and
  *   multiply out through package → segments → images (packed id lists); findings are stored per

@@ -8,6 +8,7 @@ import type { Finding } from '../../src/match/types.js'
 import type { Inventory, Package } from '../../src/types.js'
 import { fleet, seeded } from '../../bench/reassess-fleet.js'
 import { postingCount } from '../../src/store/postings.js'
+import { FindingsReader } from '../../src/store/findings.js'
 import { HAS_SHARED, noteSharedMissing } from '../helpers/shared.js'
 import { importRecords, mismatches, realPools, tempStore } from '../assess/fixture.js'
 
@@ -67,20 +68,26 @@ describe.skipIf(!HAS_SHARED)('an old store is rebuilt from its stored inventorie
     }
   }, 60_000)
 
-  it('a schema 2 store (with its [variant, id] findings index) is rebuilt and the index dropped', async () => {
+  it('a schema 2 store (a Finding per [advisory id, variant], and their index) is rebuilt and its databases dropped', async () => {
     const pools = realPools()
     const t = tempStore()
     try {
       await importRecords(t, pools.osv, 'feed', pools.feedFiles)
       const inventories = [...fleet(pools, { images: 12, snapshots: 2, apps: 4, appPackages: [20, 40], drift: 0.4 }, seeded(9))]
       indexImages(t.store, inventories.map((inventory) => ({ inventory })))
-      // Schema 2 differed from 3 only by that index: one empty value per (variant, advisory id).
+      // Schema 2 kept one Finding per [advisory id, variant] and a [variant, advisory id] index.
+      const legacy = t.store.root.openDB({ name: 'findings' })
       const index = t.store.root.openDB({ name: 'finding-index', encoding: 'binary' })
+      const reader = new FindingsReader(t.store)
       await t.store.root.transaction(() => {
-        for (const k of t.store.findings.getKeys({})) {
-          const [id, variant] = k as [string, number]
-          index.put([variant, id], Buffer.alloc(0))
+        for (const { key } of t.store.findings.getRange({})) {
+          const id = (key as [string, number])[0]
+          for (const variant of reader.variantsWith(id)) {
+            legacy.put([id, variant], reader.finding(variant, id))
+            index.put([variant, id], Buffer.alloc(0))
+          }
         }
+        t.store.findings.clearSync()
         t.store.meta.put(SCHEMA_KEY, 2)
       })
       expect(index.getCount()).toBeGreaterThan(0)
@@ -88,6 +95,8 @@ describe.skipIf(!HAS_SHARED)('an old store is rebuilt from its stored inventorie
       expect(ensureSchema(t.store)).toBe('rebuilt')
       expect(readSchemaVersion(t.store)).toBe(STORE_SCHEMA_VERSION)
       expect(t.store.root.openDB({ name: 'finding-index', encoding: 'binary' }).getCount()).toBe(0)
+      expect(t.store.root.openDB({ name: 'findings' }).getCount()).toBe(0)
+      expect(t.store.findings.getCount()).toBeGreaterThan(0)
       expect(mismatches(t.store, inventories)).toEqual([])
       expect(inventories.some((inv) => imageFindings(t.store, inv.image.digest)!.length > 0)).toBe(true)
     } finally {

@@ -1,0 +1,312 @@
+import type { Store } from './env.js'
+import { packageKey, type Finding } from '../match/types.js'
+import type { Package } from '../types.js'
+import type { VariantRecord } from './images.js'
+import { variantRecord } from './images.js'
+import { readCache, type ReadCache } from './advisories.js'
+import { advisoryIdsUnder } from './advisory-ids.js'
+import { encodeIds, decodeIds } from './id-lists.js'
+
+/**
+ * How findings are stored: grouped by advisory. Everything in a finding but the package it is
+ * shown for comes from the advisory (and its EPSS/KEV row), so the variants an advisory picks
+ * share one copy of it: `findings` [advisory id, group no] → { finding: SharedFinding, variants:
+ * sorted uint32 ids }. An id has more than one group only when its findings differ beyond the
+ * package (two sources' records with one id, say).
+ *
+ * Why: a delta changes one advisory's findings in hundreds of variants (a range change on a
+ * package deployed at hundreds of versions). Stored per (advisory, variant), that was hundreds of
+ * puts and pages in the delta's commit; grouped, it is a rewrite of one or two id lists.
+ */
+export type SharedFinding = Omit<Finding, PackageField>
+type PackageField = 'pkgKey' | 'ecosystem' | 'name' | 'installed' | 'purl' | 'path' | 'layer'
+
+interface StoredGroup {
+  finding: SharedFinding
+  /** Variant ids, ascending, uint32 big-endian. */
+  variants: Uint8Array
+}
+
+export interface Group extends StoredGroup {
+  no: number
+}
+
+export type GroupKey = [id: string, no: number]
+
+/** The advisory part of a finding. */
+export function sharedPart(f: Finding | SharedFinding): SharedFinding {
+  const { pkgKey: _k, ecosystem: _e, name: _n, installed: _i, purl: _p, path: _a, layer: _l, ...shared } = f as Finding
+  return shared
+}
+
+function groupsIn(store: Store, id: string): Group[] {
+  const out: Group[] = []
+  for (const { key, value } of store.findings.getRange({ start: [id, 0], end: [id, 0x100000000] })) {
+    const g = value as StoredGroup
+    out.push({ no: (key as GroupKey)[1], finding: g.finding, variants: g.variants })
+  }
+  return out
+}
+
+/** Whether a sorted big-endian id list holds `id` (binary search, no decoding). */
+function holds(list: Uint8Array, id: number): boolean {
+  const view = new DataView(list.buffer, list.byteOffset, list.byteLength)
+  let lo = 0
+  let hi = (list.byteLength >>> 2) - 1
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1
+    const at = view.getUint32(mid * 4)
+    if (at === id) return true
+    if (at < id) lo = mid + 1
+    else hi = mid - 1
+  }
+  return false
+}
+
+/**
+ * Reads findings for one pass (a delta batch, an image report): each advisory id's groups are
+ * read and decoded once. Findings come back shown for the variant's own package (what
+ * matchPackage gives for it); `materialize` shows them for another package of the variant.
+ */
+export class FindingsReader {
+  private readonly groups = new Map<string, Group[]>()
+  constructor(
+    private readonly store: Store,
+    readonly cache: ReadCache = readCache(store),
+  ) {}
+
+  groupsOf(id: string): Group[] {
+    let list = this.groups.get(id)
+    if (!list) this.groups.set(id, (list = groupsIn(this.store, id)))
+    return list
+  }
+
+  /** The advisory part of the variant's finding for `id`, if it has one. */
+  sharedOf(variant: number, id: string): SharedFinding | undefined {
+    for (const g of this.groupsOf(id)) if (holds(g.variants, variant)) return g.finding
+    return undefined
+  }
+
+  has(variant: number, id: string): boolean {
+    return this.sharedOf(variant, id) !== undefined
+  }
+
+  /** The variant's finding for `id`, shown for the variant's own package. */
+  finding(variant: number, id: string, record: VariantRecord | undefined = variantRecord(this.store, variant)): Finding | undefined {
+    const shared = this.sharedOf(variant, id)
+    return shared && record ? materialize(shared, record.pkg) : undefined
+  }
+
+  /** The advisory parts of a variant's findings, in advisory id order; with `only`, those ids alone. */
+  sharedOfVariant(variant: number, only?: ReadonlySet<string>, record: VariantRecord | undefined = variantRecord(this.store, variant)): SharedFinding[] {
+    const out: SharedFinding[] = []
+    if (!record) return out
+    for (const id of advisoryIdsUnder(this.store, record.keys, this.cache)) {
+      if (only && !only.has(id)) continue
+      const shared = this.sharedOf(variant, id)
+      if (shared) out.push(shared)
+    }
+    return out
+  }
+
+  /** A variant's findings shown for its own package, in advisory id order. */
+  ofVariant(variant: number, only?: ReadonlySet<string>): Finding[] {
+    const record = variantRecord(this.store, variant)
+    if (!record) return []
+    return this.sharedOfVariant(variant, only, record).map((s) => materialize(s, record.pkg))
+  }
+
+  /** Variant ids with a finding whose id is exactly `id`, ascending. */
+  variantsWith(id: string): number[] {
+    const groups = this.groupsOf(id)
+    if (groups.length === 1) return decodeIds(groups[0]!.variants)
+    return groups.flatMap((g) => decodeIds(g.variants)).sort((a, b) => a - b)
+  }
+}
+
+interface EditedGroup {
+  no: number
+  finding: SharedFinding
+  variants: Set<number>
+  dirty: boolean
+}
+
+interface EditedId {
+  groups: EditedGroup[]
+  next: number
+  /** The last finding joined and its group: a delta joins hundreds of variants to one group. */
+  last?: { finding: Finding; group: EditedGroup }
+}
+
+/**
+ * Collects finding changes inside a write transaction and writes each touched group once
+ * (`flush`, before the transaction ends). `before` must be what is stored for the variant (as a
+ * FindingsReader shows it) and `after` what matching gives for its own package.
+ */
+export class FindingsWriter {
+  private readonly edits = new Map<string, EditedId>()
+  constructor(private readonly store: Store) {}
+
+  /** Replaces the variant's findings for the ids in `before` and `after`; other ids stay. */
+  replace(variant: number, before: readonly Finding[], after: readonly Finding[]): void {
+    const old = new Map(before.map((f) => [f.id, f]))
+    for (const f of after) {
+      const prior = old.get(f.id)
+      old.delete(f.id)
+      if (prior !== undefined) {
+        if (sameFinding(prior, f)) continue
+        this.leave(prior, variant)
+      }
+      this.join(f, variant)
+    }
+    for (const prior of old.values()) this.leave(prior, variant)
+  }
+
+  /**
+   * Applies a diff of the variant's stored findings (assess/delta.ts diffFindings): a delta has
+   * compared them already, so nothing is compared again.
+   */
+  apply(variant: number, diff: { readonly added: readonly Finding[]; readonly removed: readonly Finding[]; readonly changed: readonly { before: Finding; after: Finding }[] }): void {
+    for (const f of diff.removed) this.leave(f, variant)
+    for (const c of diff.changed) {
+      this.leave(c.before, variant)
+      this.join(c.after, variant)
+    }
+    for (const f of diff.added) this.join(f, variant)
+  }
+
+  flush(): void {
+    for (const [id, { groups }] of this.edits) {
+      for (const g of groups) {
+        if (!g.dirty) continue
+        g.dirty = false
+        const key: GroupKey = [id, g.no]
+        if (g.variants.size === 0) this.store.findings.removeSync(key)
+        else {
+          const value: StoredGroup = { finding: g.finding, variants: encodeIds([...g.variants].sort((a, b) => a - b)) }
+          this.store.findings.putSync(key, value)
+        }
+      }
+    }
+    this.edits.clear()
+  }
+
+  private edited(id: string): EditedId {
+    let e = this.edits.get(id)
+    if (!e) {
+      const groups = groupsIn(this.store, id).map((g) => ({ no: g.no, finding: g.finding, variants: new Set(decodeIds(g.variants)), dirty: false }))
+      e = { groups, next: groups.reduce((n, g) => Math.max(n, g.no + 1), 0) }
+      this.edits.set(id, e)
+    }
+    return e
+  }
+
+  private join(f: Finding, variant: number): void {
+    const e = this.edited(f.id)
+    let g = e.last && sameByIdentity(e.last.finding, f) ? e.last.group : e.groups.find((x) => sameShared(x.finding, f))
+    if (!g) e.groups.push((g = { no: e.next++, finding: sharedPart(f), variants: new Set(), dirty: true }))
+    e.last = { finding: f, group: g }
+    g.variants.add(variant)
+    g.dirty = true
+  }
+
+  private leave(prior: Finding, variant: number): void {
+    // A variant has one finding per id: the group holding it is the one showing `prior`.
+    const g = this.edited(prior.id).groups.find((x) => x.variants.has(variant))
+    if (g && g.variants.delete(variant)) g.dirty = true
+  }
+}
+
+/**
+ * Whether a finding's advisory part equals a group's, without copying it out: a delta joins
+ * hundreds of variants to one group and compares each.
+ */
+function sameShared(shared: SharedFinding, f: Finding): boolean {
+  const x = shared as unknown as Record<string, unknown>
+  const y = f as unknown as Record<string, unknown>
+  let defined = 0
+  for (const k in x) {
+    if (x[k] === undefined) continue
+    defined++
+    if (!sameValue(x[k], y[k])) return false
+  }
+  for (const k in y) if (y[k] !== undefined && !PACKAGE_FIELDS.has(k)) defined--
+  return defined === 0
+}
+
+/**
+ * The advisory parts are equal when every field is the very same value: findings matched from one
+ * cached advisory share its arrays (match/matcher.ts toFinding). A false "no" only costs the full
+ * comparison.
+ */
+function sameByIdentity(a: Finding, b: Finding): boolean {
+  for (const k of SHARED_FIELDS) if (a[k] !== b[k]) return false
+  return true
+}
+
+const SHARED_FIELDS = [
+  'id', 'aliases', 'fixedVersions', 'state', 'severity', 'severitySource', 'cvss', 'epss', 'kev', 'risk', 'title', 'description', 'references', 'modified',
+] as const satisfies readonly (keyof SharedFinding)[]
+// Every advisory field is compared: a field added to Finding must be listed above (or be a package field).
+const everySharedField: Exclude<keyof SharedFinding, (typeof SHARED_FIELDS)[number]> extends never ? true : never = true
+void everySharedField
+
+const PACKAGE_FIELDS: ReadonlySet<string> = new Set<PackageField>(['pkgKey', 'ecosystem', 'name', 'installed', 'purl', 'path', 'layer'])
+
+/**
+ * A finding shown for one package: the advisory part with the package's own fields. Fields are
+ * written in match/matcher.ts toFinding's order, so a materialized finding is byte-for-byte what
+ * matching the package gives (the property test compares JSON).
+ */
+export function materialize(core: SharedFinding | Finding, pkg: Package, layer: string | undefined = pkg.layer): Finding {
+  const out: Finding = {
+    id: core.id,
+    aliases: core.aliases,
+    pkgKey: packageKey(pkg),
+    ecosystem: pkg.ecosystem,
+    name: pkg.name,
+    installed: pkg.version,
+    fixedVersions: core.fixedVersions,
+    state: core.state,
+    severity: core.severity,
+    severitySource: core.severitySource,
+    cvss: core.cvss,
+    risk: core.risk,
+    purl: pkg.purl,
+    path: pkg.path,
+  }
+  if (core.epss !== undefined) out.epss = core.epss
+  if (core.kev) out.kev = true
+  if (core.title) out.title = core.title
+  if (core.description !== undefined) out.description = core.description
+  if (core.references !== undefined) out.references = core.references
+  if (layer) out.layer = layer
+  if (core.modified) out.modified = core.modified
+  return out
+}
+
+/** Field-by-field equality, key order and undefined fields ignored. */
+export function sameFinding(a: Finding, b: Finding): boolean {
+  return sameValue(a, b)
+}
+
+export function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false
+    for (let i = 0; i < a.length; i++) if (!sameValue(a[i], b[i])) return false
+    return true
+  }
+  if (Array.isArray(b)) return false
+  const x = a as Record<string, unknown>
+  const y = b as Record<string, unknown>
+  let defined = 0
+  for (const k in x) {
+    if (x[k] === undefined) continue
+    defined++
+    if (!sameValue(x[k], y[k])) return false
+  }
+  for (const k in y) if (y[k] !== undefined) defined--
+  return defined === 0
+}
