@@ -1,5 +1,5 @@
 import type { JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream'
-import { reassessAfterImport, type FindingsChanged } from '../assess/index.js'
+import { queueWork, resumePending, type FindingsChanged } from '../assess/index.js'
 import { toErrorRecord, VigilError } from '../errors.js'
 import { applyExploitData, importRecords, type AdvisoryRecord } from '../match/index.js'
 import { osvToItems } from '../feeds/osv.js'
@@ -31,14 +31,20 @@ export function applyFeedDelta(store: Store, delta: FeedDeltaMessage, origin: st
   }
   const withdrawnAt = new Date().toISOString()
   for (const id of delta.withdrawn ?? []) records.push({ key: id, id, aliases: [], cvss: [], affected: [], source: 'osv', withdrawn: withdrawnAt })
-  const imported = records.length > 0 ? importRecords(store, records) : { packageKeys: [] as string[] }
-  let changedCves: string[] = []
-  if (delta.epss || delta.kev) {
-    const epss = delta.epss ? new Map(Object.entries(delta.epss)) : undefined
-    changedCves = applyExploitData(store, { ...(epss ? { epss } : {}), ...(delta.kev ? { kev: new Set(delta.kev) } : {}) }).changedCves
-  }
+  // The import and the re-assessment work it calls for commit together: a redelivered delta
+  // finds its records unchanged and names no keys, so work lost in between would stay lost.
+  store.root.transactionSync(() => {
+    const imported = records.length > 0 ? importRecords(store, records) : { packageKeys: [] as string[] }
+    let changedCves: string[] = []
+    if (delta.epss || delta.kev) {
+      const epss = delta.epss ? new Map(Object.entries(delta.epss)) : undefined
+      changedCves = applyExploitData(store, { ...(epss ? { epss } : {}), ...(delta.kev ? { kev: new Set(delta.kev) } : {}) }).changedCves
+    }
+    queueWork(store, 'keys', imported.packageKeys, records.map((r) => r.id))
+    queueWork(store, 'cves', changedCves, changedCves)
+  })
   const events: FindingsChanged[] = []
-  reassessAfterImport(store, { delta: { packageKeys: imported.packageKeys, ids: records.map((r) => r.id) }, exploit: { changedCves } }, { onChange: (e) => events.push(e) })
+  resumePending(store, { onChange: (e) => events.push(e) })
   return { records: records.length - (delta.withdrawn?.length ?? 0), withdrawn: delta.withdrawn?.length ?? 0, skipped, events }
 }
 
