@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import { applyDelta, imageFindings, indexImages, removeImage } from '../../src/assess/index.js'
+import { applyDelta, imageFindings, removeImage } from '../../src/assess/index.js'
 import { variantsWithFindingId } from '../../src/store/findings.js'
-import { fleet, seeded } from '../../bench/reassess-fleet.js'
 import { HAS_SHARED, noteSharedMissing } from '../helpers/shared.js'
-import { importRecords, mismatches, realPools, tempStore } from './fixture.js'
+import { importRecords, indexedFleet, mismatches } from './fixture.js'
 
 noteSharedMissing('assess departed-ids test')
 
@@ -15,12 +14,8 @@ noteSharedMissing('assess departed-ids test')
  */
 describe.skipIf(!HAS_SHARED)('findings of advisories that left a key', () => {
   it('stay readable until re-assessment removes them, and an image removal in between leaves none behind', async () => {
-    const pools = realPools()
-    const t = tempStore()
+    const { pools, t, inventories } = await indexedFleet({ images: 24, snapshots: 2, apps: 6, appPackages: [30, 60], drift: 0.4 }, 11)
     try {
-      await importRecords(t, pools.osv, 'feed', pools.feedFiles)
-      const inventories = [...fleet(pools, { images: 24, snapshots: 2, apps: 6, appPackages: [30, 60], drift: 0.4 }, seeded(11))]
-      indexImages(t.store, inventories.map((inventory) => ({ inventory })))
       // The real record with findings in the most variants.
       const hit = pools.osv.map((r) => ({ r, n: variantsWithFindingId(t.store, r.id).length })).sort((a, b) => b.n - a.n)[0]!
       expect(hit.n).toBeGreaterThan(1)

@@ -7,7 +7,8 @@ import { matchInventory } from '../../src/match/matcher.js'
 import { ensureSchema, imageFindings } from '../../src/assess/index.js'
 import type { Finding } from '../../src/match/types.js'
 import type { Inventory } from '../../src/types.js'
-import { loadPools, type OsvRecord, type Pools } from '../../bench/reassess-fleet.js'
+import { fleet, loadPools, seeded, type FleetShape, type OsvRecord, type Pools } from '../../bench/reassess-fleet.js'
+import { indexImages } from '../../src/assess/index.js'
 import { SHARED_DATA } from '../helpers/shared.js'
 
 let pools: Pools | undefined
@@ -58,4 +59,14 @@ export function mismatches(store: Store, inventories: readonly Inventory[]): str
     if (JSON.stringify(stored) !== JSON.stringify(fresh)) bad.push(inv.image.digest)
   }
   return bad
+}
+
+/** A temp store with the real advisories imported and a seeded fleet of real inventories indexed. */
+export async function indexedFleet(shape: FleetShape, seed: number): Promise<{ pools: Pools; t: TempStore; inventories: Inventory[] }> {
+  const pools = realPools()
+  const t = tempStore()
+  await importRecords(t, pools.osv, 'feed', pools.feedFiles)
+  const inventories = [...fleet(pools, shape, seeded(seed))]
+  indexImages(t.store, inventories.map((inventory) => ({ inventory })))
+  return { pools, t, inventories }
 }

@@ -1,21 +1,16 @@
 import { describe, expect, it } from 'vitest'
 import { applyFeedDelta } from '../../src/daemon/feed.js'
-import { indexImages, pendingWork } from '../../src/assess/index.js'
+import { pendingWork } from '../../src/assess/index.js'
 import { variantsWithFindingId } from '../../src/store/findings.js'
-import { fleet, seeded } from '../../bench/reassess-fleet.js'
 import { HAS_SHARED, noteSharedMissing } from '../helpers/shared.js'
-import { importRecords, mismatches, realPools, tempStore } from '../assess/fixture.js'
+import { indexedFleet, mismatches } from '../assess/fixture.js'
 
 noteSharedMissing('daemon feed-delta apply test')
 
 describe.skipIf(!HAS_SHARED)('a feed delta is imported together with the re-assessment work it calls for', () => {
   it('a failure after the import leaves nothing imported, so the redelivered delta still re-assesses', async () => {
-    const pools = realPools()
-    const t = tempStore()
+    const { pools, t, inventories } = await indexedFleet({ images: 16, snapshots: 2, apps: 4, appPackages: [30, 60], drift: 0.4 }, 17)
     try {
-      await importRecords(t, pools.osv, 'feed', pools.feedFiles)
-      const inventories = [...fleet(pools, { images: 16, snapshots: 2, apps: 4, appPackages: [30, 60], drift: 0.4 }, seeded(17))]
-      indexImages(t.store, inventories.map((inventory) => ({ inventory })))
       const hit = pools.osv.find((r) => variantsWithFindingId(t.store, r.id).length > 0)!
       const holders = variantsWithFindingId(t.store, hit.id)
 
