@@ -5,6 +5,7 @@ import { decodeIds, forgetCachedRecords, readInventory, readPackage } from '../s
 import { indexImages, type IndexOptions } from './index-image.js'
 import { POSTING_COUNT } from '../store/postings.js'
 import { beginIndexWrite } from '../store/segments.js'
+import { bumpFindingsGeneration } from '../store/finding-groups.js'
 
 /**
  * Brings a store to the current schema: nothing for a current or empty one, a rebuild of the
@@ -83,6 +84,7 @@ export function rebuildIndex(store: Store, opts: IndexOptions = {}): { images: n
       // Other processes' kept image lists see the generation move and drop them.
       beginIndexWrite(store)
       for (const db of derivedDatabases(store)) db.clearSync()
+      bumpFindingsGeneration(store)
       store.meta.removeSync(POSTING_COUNT)
       store.meta.putSync(REBUILD_KEY, { startedAt: new Date().toISOString() })
     })

@@ -64,16 +64,40 @@ function holds(list: Uint8Array, id: number): boolean {
 }
 
 /**
- * Reads findings for one pass (a delta batch, an image report): each advisory id's groups are
- * read and decoded once. Findings come back shown for the variant's own package (what
- * matchPackage gives for it); `materialize` shows them for another package of the variant.
+ * `meta` counter bumped by every transaction that writes finding groups. A process keeps the
+ * groups it has decoded for one value of it: an image report reads the groups of every advisory
+ * its packages can have, and decoding them per report cost more than matching the image again.
+ */
+const GENERATION = 'findings:generation'
+const CACHED_IDS = 100_000
+const decoded = new WeakMap<Store, { generation: number; byId: Map<string, Group[]> }>()
+
+function decodedGroups(store: Store): Map<string, Group[]> {
+  const generation = (store.meta.get(GENERATION) as number | undefined) ?? 0
+  let c = decoded.get(store)
+  if (!c || c.generation !== generation || c.byId.size >= CACHED_IDS) decoded.set(store, (c = { generation, byId: new Map() }))
+  return c.byId
+}
+
+/** Inside a write transaction that changed finding groups other than through a FindingsWriter (a rebuild). */
+export function bumpFindingsGeneration(store: Store): void {
+  store.meta.putSync(GENERATION, ((store.meta.get(GENERATION) as number | undefined) ?? 0) + 1)
+}
+
+/**
+ * Reads findings: each advisory id's groups are read and decoded once per findings generation
+ * (one `meta` read when the reader is made). Findings come back shown for the variant's own
+ * package (what matchPackage gives for it); `materialize` shows them for another package of the
+ * variant.
  */
 export class FindingsReader {
-  private readonly groups = new Map<string, Group[]>()
+  private readonly groups: Map<string, Group[]>
   constructor(
     private readonly store: Store,
     readonly cache: ReadCache = readCache(store),
-  ) {}
+  ) {
+    this.groups = decodedGroups(store)
+  }
 
   groupsOf(id: string): Group[] {
     let list = this.groups.get(id)
@@ -176,10 +200,12 @@ export class FindingsWriter {
   }
 
   flush(): void {
+    let wrote = false
     for (const [id, { groups }] of this.edits) {
       for (const g of groups) {
         if (!g.dirty) continue
         g.dirty = false
+        wrote = true
         const key: GroupKey = [id, g.no]
         if (g.variants.size === 0) this.store.findings.removeSync(key)
         else {
@@ -189,6 +215,7 @@ export class FindingsWriter {
       }
     }
     this.edits.clear()
+    if (wrote) bumpFindingsGeneration(this.store)
   }
 
   private edited(id: string): EditedId {

@@ -125,6 +125,32 @@ describe('findings grouped by advisory (store/finding-groups.ts)', () => {
     }
   }))
 
+  it('decoded groups are kept per findings generation: writes through another handle are seen', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-groups-'))
+    const a = openStore(dir, { mapSize: 256 * 1024 ** 2 })
+    const b = openStore(dir, { mapSize: 256 * 1024 ** 2 })
+    try {
+      const f = findingFor(pkg('2.30.0'), 'GHSA-1', '2.31.0', 60)
+      write(a, (w) => w.replace(1, [], [f]))
+      expect(new FindingsReader(a).variantsWith('GHSA-1')).toEqual([1])
+      // Another handle (another process) moves the finding's fix and adds a variant.
+      const moved = { ...f, fixedVersions: ['2.30.1'] }
+      write(b, (w) => {
+        w.replace(1, [f], [moved])
+        w.replace(2, [], [moved])
+      })
+      // lmdb renews a handle's read snapshot on a timer turn, as another process reading would.
+      await new Promise((resolve) => setTimeout(resolve, 5))
+      const r = new FindingsReader(a)
+      expect(r.variantsWith('GHSA-1')).toEqual([1, 2])
+      expect(r.sharedOf(1, 'GHSA-1')!.fixedVersions).toEqual(['2.30.1'])
+    } finally {
+      await b.close()
+      await a.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
   it('materialize shows the advisory part for any package byte for byte as matching would', () => {
     const rep = pkg('2.30.0')
     const f = findingFor(rep, 'GHSA-1', '2.31.0', 60)
