@@ -317,7 +317,7 @@ export function sameFinding(a: Finding, b: Finding): boolean {
   return sameValue(a, b)
 }
 
-export function sameValue(a: unknown, b: unknown): boolean {
+function sameValue(a: unknown, b: unknown): boolean {
   if (a === b) return true
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false
   if (Array.isArray(a)) {
