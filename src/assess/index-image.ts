@@ -10,7 +10,9 @@ import { addPosting, adjustPostingCount, removePosting, variantInUse } from '../
 import {
   addImagesToSegment, beginIndexWrite, dropSegment, endIndexWrite, linkPackage, readSegment, removeImageFromSegment, segmentIdOf, writeSegment,
 } from '../store/segments.js'
-import { dropVariantFindings, writeVariantFindings } from '../store/findings.js'
+import { FindingsWriter } from '../store/findings.js'
+import { advisoryIdsUnder } from '../store/advisory-ids.js'
+import { readCache } from '../store/advisories.js'
 import { defaultMatcher, postingKeys, type Matcher } from './matcher.js'
 
 export interface IndexEntry {
@@ -39,9 +41,10 @@ export function indexImages(store: Store, entries: readonly IndexEntry[], opts: 
   try {
     store.root.transactionSync(() => {
       beginIndexWrite(store)
-      const appends = new SegmentAppends(store)
-      for (const e of entries) indexInTxn(store, e, matcher, appends)
-      appends.flush()
+      const writes: TxnWrites = { appends: new SegmentAppends(store), findings: new FindingsWriter(store) }
+      for (const e of entries) indexInTxn(store, e, matcher, writes)
+      writes.appends.flush()
+      writes.findings.flush()
     })
   } catch (err) {
     // The aborted transaction's ids will be handed out again: nothing cached for them may stay.
@@ -61,7 +64,9 @@ export function removeImage(store: Store, digest: string): boolean {
       const id = imageIdOf(store, digest)
       if (!rec || id === undefined) return false
       beginIndexWrite(store)
-      for (const segment of decodeIds(rec.segments)) leaveSegment(store, segment, id)
+      const findings = new FindingsWriter(store)
+      for (const segment of decodeIds(rec.segments)) leaveSegment(store, segment, id, findings)
+      findings.flush()
       removeImageRecord(store, digest, id)
       adjustPostingCount(store, -rec.postings)
       return true
@@ -127,7 +132,18 @@ function groupByLayer(packages: readonly Package[]): number[][] {
   return [...groups.values()]
 }
 
-function indexInTxn(store: Store, entry: IndexEntry, matcher: Matcher, appends: SegmentAppends): void {
+/**
+ * What one indexing transaction collects and writes once at its end: id-list appends, and finding
+ * groups (a new variant joins the group of every advisory that affects it; a group of a popular
+ * CVE holds thousands of variants and is rewritten once per transaction, not once per variant).
+ */
+interface TxnWrites {
+  appends: SegmentAppends
+  findings: FindingsWriter
+}
+
+function indexInTxn(store: Store, entry: IndexEntry, matcher: Matcher, writes: TxnWrites): void {
+  const { appends } = writes
   const inv = entry.inventory
   const imageId = internImage(store, inv.image.digest)
   const previous = readImage(store, inv.image.digest)
@@ -144,7 +160,7 @@ function indexInTxn(store: Store, entry: IndexEntry, matcher: Matcher, appends: 
     const release = packages.some((p) => !p.ecosystem) ? (inv.os ?? null) : null
     const hash = contentHash([release, packages])
     const known = segmentIdOf(store, hash)
-    const seg = known ?? createSegment(store, hash, packages, inv.os, release ?? undefined, given && group.map((i) => given[i]!), matcher, appends)
+    const seg = known ?? createSegment(store, hash, packages, inv.os, release ?? undefined, given && group.map((i) => given[i]!), matcher, writes)
     segments.push(seg.id)
     postings += seg.postings
     order.push(...group)
@@ -153,7 +169,7 @@ function indexInTxn(store: Store, entry: IndexEntry, matcher: Matcher, appends: 
   if (before.size > 0) {
     // Segments the image no longer holds: earlier images of this batch may have joined them.
     appends.flush()
-    for (const segment of before) leaveSegment(store, segment, imageId)
+    for (const segment of before) leaveSegment(store, segment, imageId, writes.findings)
   }
   const record: ImageRecord = {
     v: 2, id: imageId, image: inv.image, analyzerSet: inv.analyzerSet, createdAt: inv.createdAt, segments: encodeIds(segments), postings,
@@ -167,8 +183,9 @@ function indexInTxn(store: Store, entry: IndexEntry, matcher: Matcher, appends: 
 /** A segment seen for the first time: its packages (and variants, matched now) and postings. */
 function createSegment(
   store: Store, hash: string, packages: readonly Package[], os: OsInfo | undefined, release: OsInfo | undefined,
-  given: readonly (readonly Finding[])[] | undefined, matcher: Matcher, appends: SegmentAppends,
+  given: readonly (readonly Finding[])[] | undefined, matcher: Matcher, writes: TxnWrites,
 ): { id: number; postings: number } {
+  const { appends, findings } = writes
   const ids: number[] = []
   const distinct = new Set<number>()
   let postings = 0
@@ -177,7 +194,7 @@ function createSegment(
     ids.push(p.id)
     if (p.variantCreated) {
       const found = given ? given[i]! : matcher.matchPackage(store, pkg, os)
-      if (found.length) writeVariantFindings(store, p.variant, [], found)
+      if (found.length) findings.replace(p.variant, [], found)
     }
     const keys = variantKeys(store, p.variant) ?? []
     if (p.created) for (const key of keys) addPosting(store, key, p.variant, p.id)
@@ -194,7 +211,7 @@ function createSegment(
 }
 
 /** The image leaves the segment; a segment nobody holds goes, with packages and variants only it had. */
-function leaveSegment(store: Store, segment: number, image: number): void {
+function leaveSegment(store: Store, segment: number, image: number, findings: FindingsWriter): void {
   if (removeImageFromSegment(store, segment, image)) return
   const rec = readSegment(store, segment)
   if (!rec) return
@@ -206,7 +223,7 @@ function leaveSegment(store: Store, segment: number, image: number): void {
     dropPackage(store, pkg, p, rec.os)
     const first = variant.keys[0]
     if (first !== undefined && variantInUse(store, first, p.variant)) continue
-    dropVariantFindings(store, p.variant)
+    findings.dropVariant(p.variant, advisoryIdsUnder(store, variant.keys, readCache(store)))
     dropVariant(store, p.variant, variant)
   }
 }

@@ -199,6 +199,13 @@ export class FindingsWriter {
     for (const f of diff.added) this.join(f, variant)
   }
 
+  /** The variant goes (its last package left the store): out of every group of these ids. */
+  dropVariant(variant: number, ids: readonly string[]): void {
+    for (const id of ids) {
+      for (const g of this.edited(id).groups) if (g.variants.delete(variant)) g.dirty = true
+    }
+  }
+
   flush(): void {
     let wrote = false
     for (const [id, { groups }] of this.edits) {

@@ -1,9 +1,8 @@
 import type { Store } from './env.js'
 import type { Finding } from '../match/types.js'
-import type { Package } from '../types.js'
 import { imagePackages, readImage } from './images.js'
 import { recordId, recordKeysFor } from './advisories.js'
-import { FindingsReader, FindingsWriter, materialize, sameFinding } from './finding-groups.js'
+import { FindingsReader, materialize } from './finding-groups.js'
 
 export { FindingsReader, FindingsWriter, materialize, sameFinding, type SharedFinding } from './finding-groups.js'
 
@@ -19,33 +18,9 @@ export { FindingsReader, FindingsWriter, materialize, sameFinding, type SharedFi
  * store (store/advisory-ids.ts).
  */
 
-export function materializeAll(core: readonly Finding[], pkg: Package): Finding[] {
-  return core.map((f) => materialize(f, pkg))
-}
-
 /** A variant's findings, in advisory id order; with `only`, just those whose id is in it. */
 export function readVariantFindings(store: Store, variant: number, only?: ReadonlySet<string>): Finding[] {
   return new FindingsReader(store).ofVariant(variant, only)
-}
-
-/** The variant's finding for one advisory id, if any. */
-export function readVariantFinding(store: Store, variant: number, id: string): Finding | undefined {
-  return new FindingsReader(store).finding(variant, id)
-}
-
-/**
- * Replaces a variant's findings for some advisory ids (all of `before` and `after`; ids in
- * neither are left alone). Inside a write transaction; a batch of variants goes through one
- * FindingsWriter instead (each touched group written once).
- */
-export function writeVariantFindings(store: Store, variant: number, before: readonly Finding[], after: readonly Finding[]): void {
-  const writer = new FindingsWriter(store)
-  writer.replace(variant, before, after)
-  writer.flush()
-}
-
-export function dropVariantFindings(store: Store, variant: number): void {
-  writeVariantFindings(store, variant, readVariantFindings(store, variant), [])
 }
 
 /** Variant ids with a finding whose id is exactly `id`, ascending. */
