@@ -3,6 +3,7 @@
  *   indexImage / removeImage            — store an image (inventory, postings, findings) atomically
  *   applyDelta / rescoreExploit         — re-assess after a feed delta / an EPSS-KEV update
  *   reassessAfterImport                 — both, from an ImportReport (what `vigil db import` calls)
+ *   queueReassessment                   — queue that work inside an import's own transaction (the daemon's feed consumer)
  *   resumePending                       — finish work a crash interrupted (call once after opening)
  *   warmIndex                           — hold the index's image lists and digests in memory (long-lived processes)
  *   imageFindings                       — an image's current findings
@@ -43,13 +44,17 @@ export interface ImportOutcome {
  * What `vigil db import` calls after importFeeds: re-assess the images the advisory delta touched,
  * then re-score findings whose CVE got new EPSS/KEV data. Both are queued durably first (one
  * commit), so a crash at any point after this starts is finished by `resumePending`; an importer
- * that wants no window at all calls `queueWork` inside its own import transaction instead.
+ * that wants no window at all calls `queueReassessment` inside its own import transaction and
+ * `resumePending` after it (the daemon's feed consumer does).
  */
 export function reassessAfterImport(store: Store, report: ImportOutcome, opts: ReassessOptions = {}): ReassessSummary {
-  const cves = report.exploit?.changedCves ?? []
-  store.root.transactionSync(() => {
-    queueWork(store, 'keys', report.delta.packageKeys, report.delta.ids ?? [])
-    queueWork(store, 'cves', cves, cves)
-  })
+  store.root.transactionSync(() => queueReassessment(store, report))
   return resumePending(store, opts)
+}
+
+/** Queues the work an import calls for: its package keys, then its changed CVEs. */
+export function queueReassessment(store: Store, report: ImportOutcome): void {
+  const cves = report.exploit?.changedCves ?? []
+  queueWork(store, 'keys', report.delta.packageKeys, report.delta.ids ?? [])
+  queueWork(store, 'cves', cves, cves)
 }

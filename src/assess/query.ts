@@ -4,7 +4,7 @@ import { parsePurl } from '../sbom/purl.js'
 import { storeKey } from '../match/keys.js'
 import { comparatorFor } from '../match/compare.js'
 import type { Finding, Severity } from '../match/types.js'
-import { digestOf, readImage, readPackage, readVariant } from '../store/images.js'
+import { digestOf, readImage, readPackage, readVariant, variantRecord } from '../store/images.js'
 import { packagesOfVariant, variantsUnder } from '../store/postings.js'
 import { materialize, readVariantFindings, variantsWithFinding, type SharedFinding } from '../store/findings.js'
 import { decodeIds } from '../store/id-lists.js'
@@ -184,7 +184,7 @@ export function topRisks(store: Store, limit = 20): TopRisk[] {
     if (f.risk > entry.best.risk) entry.best = f
     for (const variant of decodeIds(group.variants)) {
       entry.variants.add(variant)
-      const pkg = readVariant(store, variant)?.pkg
+      const pkg = variantRecord(store, variant)?.pkg
       if (pkg) entry.packages.add(`${pkg.name}@${pkg.version}`)
     }
   }
@@ -192,7 +192,7 @@ export function topRisks(store: Store, limit = 20): TopRisk[] {
   return ranked.map(({ best, variants, packages }) => {
     const images = new Set<number>()
     for (const variant of variants) {
-      const key = readVariant(store, variant)?.keys[0]
+      const key = variantRecord(store, variant)?.keys[0]
       if (key !== undefined) for (const { images: ids } of packagesOfVariant(store, key, variant)) for (const i of ids) images.add(i)
     }
     const row: TopRisk = { id: best.id, aliases: best.aliases, risk: best.risk, severity: best.severity, kev: best.kev === true, packages: [...packages].sort(), images: images.size }

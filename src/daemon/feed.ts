@@ -1,5 +1,5 @@
 import type { JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream'
-import { queueWork, resumePending, type FindingsChanged } from '../assess/index.js'
+import { queueReassessment, resumePending, type FindingsChanged } from '../assess/index.js'
 import { toErrorRecord, VigilError } from '../errors.js'
 import { applyExploitData, importRecords, type AdvisoryRecord } from '../match/index.js'
 import { osvToItems } from '../feeds/osv.js'
@@ -40,8 +40,7 @@ export function applyFeedDelta(store: Store, delta: FeedDeltaMessage, origin: st
       const epss = delta.epss ? new Map(Object.entries(delta.epss)) : undefined
       changedCves = applyExploitData(store, { ...(epss ? { epss } : {}), ...(delta.kev ? { kev: new Set(delta.kev) } : {}) }).changedCves
     }
-    queueWork(store, 'keys', imported.packageKeys, records.map((r) => r.id))
-    queueWork(store, 'cves', changedCves, changedCves)
+    queueReassessment(store, { delta: { packageKeys: imported.packageKeys, ids: records.map((r) => r.id) }, exploit: { changedCves } })
   })
   const events: FindingsChanged[] = []
   resumePending(store, { onChange: (e) => events.push(e) })

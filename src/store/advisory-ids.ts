@@ -10,8 +10,8 @@ import type { CompiledAdvisory } from '../match/model.js'
  *
  * Why not a [variant, id] index: a delta changes one advisory's findings in hundreds of variants,
  * and such an index put each of those entries on its own page, which was most of the delta's
- * commit. Findings are keyed [id, variant] (side by side for one advisory) and this list says
- * which keys to read for one variant.
+ * commit. Findings are grouped by advisory id (store/finding-groups.ts) and this list says which
+ * ids' groups to look in for one variant.
  *
  * The import writes `departed` in its own transaction; re-assessing the key with the departed id
  * among its causes (or re-matching the key's variants whole) removes those findings and settles

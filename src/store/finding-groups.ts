@@ -31,7 +31,7 @@ export interface Group extends StoredGroup {
   no: number
 }
 
-export type GroupKey = [id: string, no: number]
+type GroupKey = [id: string, no: number]
 
 /** The advisory part of a finding. */
 export function sharedPart(f: Finding | SharedFinding): SharedFinding {
@@ -109,10 +109,6 @@ export class FindingsReader {
   sharedOf(variant: number, id: string): SharedFinding | undefined {
     for (const g of this.groupsOf(id)) if (holds(g.variants, variant)) return g.finding
     return undefined
-  }
-
-  has(variant: number, id: string): boolean {
-    return this.sharedOf(variant, id) !== undefined
   }
 
   /** The variant's finding for `id`, shown for the variant's own package. */

@@ -2,7 +2,7 @@ import { rmSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { openStore, STORE_SCHEMA_VERSION, type Store } from '../../src/store/env.js'
 import { readSchemaVersion, schemaState, SCHEMA_KEY } from '../../src/store/schema.js'
-import { defaultMatcher, ensureSchema, imageFindings, indexImages, postingKeys, readInventory } from '../../src/assess/index.js'
+import { defaultMatcher, ensureSchema, imageFindings, postingKeys, readInventory } from '../../src/assess/index.js'
 import { encodeIds } from '../../src/store/images.js'
 import type { Finding } from '../../src/match/types.js'
 import type { Inventory, Package } from '../../src/types.js'
@@ -10,7 +10,7 @@ import { fleet, seeded } from '../../bench/reassess-fleet.js'
 import { postingCount } from '../../src/store/postings.js'
 import { FindingsReader } from '../../src/store/findings.js'
 import { HAS_SHARED, noteSharedMissing } from '../helpers/shared.js'
-import { importRecords, mismatches, realPools, tempStore } from '../assess/fixture.js'
+import { importRecords, indexedFleet, mismatches, realPools, tempStore } from '../assess/fixture.js'
 
 noteSharedMissing('store schema test')
 
@@ -69,12 +69,8 @@ describe.skipIf(!HAS_SHARED)('an old store is rebuilt from its stored inventorie
   }, 60_000)
 
   it('a schema 2 store (a Finding per [advisory id, variant], and their index) is rebuilt and its databases dropped', async () => {
-    const pools = realPools()
-    const t = tempStore()
+    const { t, inventories } = await indexedFleet({ images: 12, snapshots: 2, apps: 4, appPackages: [20, 40], drift: 0.4 }, 9)
     try {
-      await importRecords(t, pools.osv, 'feed', pools.feedFiles)
-      const inventories = [...fleet(pools, { images: 12, snapshots: 2, apps: 4, appPackages: [20, 40], drift: 0.4 }, seeded(9))]
-      indexImages(t.store, inventories.map((inventory) => ({ inventory })))
       // Schema 2 kept one Finding per [advisory id, variant] and a [variant, advisory id] index.
       const legacy = t.store.root.openDB({ name: 'findings' })
       const index = t.store.root.openDB({ name: 'finding-index', encoding: 'binary' })
