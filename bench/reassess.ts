@@ -14,13 +14,15 @@
  * daemon's V8 setting (assess/gc.ts), and applies --warmup one-advisory deltas untimed (default
  * 20, drawn like the timed ones): a daemon's delta code has long been compiled by the optimizing
  * JIT, a fresh process compiles it during its first deltas (~100 ms once).
- * VIGIL_BENCH_TRACE=1 prints each one-advisory delta's time and summary to stderr.
+ * VIGIL_BENCH_TRACE=1 prints each one-advisory delta's time and summary to stderr, and after the
+ * timed deltas the garbage collections that ran inside any of them (and every delta over 8 ms).
  * The last line printed is one JSON object; it is also written to bench/results/reassess-<N>.json.
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
+import { PerformanceObserver, constants as perf } from 'node:perf_hooks'
 import { openStore } from '../src/store/env.js'
 import { importFeeds } from '../src/match/index.js'
 import { matchInventory } from '../src/match/matcher.js'
@@ -111,6 +113,14 @@ let stamp = Date.UTC(2031, 0, 1)
 const nextStamp = () => new Date((stamp += 1000)).toISOString().replace('.000Z', 'Z')
 const current = new Map(pools.osv.map((r) => [r.id, r]))
 collectYoungBetweenDeltas()
+// With VIGIL_BENCH_TRACE: garbage collections seen during timed deltas, listed at the end.
+const gcs: { start: number; ms: number; kind: string }[] = []
+const windows: { id: string; start: number; ms: number }[] = []
+const gcKinds: Record<number, string> = { [perf.NODE_PERFORMANCE_GC_MINOR]: 'minor', [perf.NODE_PERFORMANCE_GC_MAJOR]: 'major', [perf.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental', [perf.NODE_PERFORMANCE_GC_WEAKCB]: 'weakcb' }
+const gcObserver = new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) gcs.push({ start: e.startTime, ms: e.duration, kind: gcKinds[((e as unknown as { detail: { kind: number } }).detail).kind] ?? '?' })
+})
+if (process.env.VIGIL_BENCH_TRACE) gcObserver.observe({ entryTypes: ['gc'] })
 const warmup = Number(values.warmup)
 for (let i = -warmup; i < Number(values.advisories); i++) {
   const base = pick(rng, hitting)
@@ -123,6 +133,7 @@ for (let i = -warmup; i < Number(values.advisories); i++) {
   const ms = performance.now() - t
   const used = process.cpuUsage(c)
   if (i >= 0) {
+    windows.push({ id: base.id, start: t, ms })
     single.push(ms)
     singleCpu.push((used.user + used.system) / 1000)
     singleEvents += events
@@ -135,6 +146,17 @@ for (let i = -warmup; i < Number(values.advisories); i++) {
     current.set(base.id, restored)
     applyDelta(store, (await importFeeds(store, [ndjson('restore', [restored])])).delta)
   }
+}
+if (process.env.VIGIL_BENCH_TRACE) {
+  await new Promise((r) => setTimeout(r, 10))
+  gcObserver.disconnect()
+  let inside = 0
+  for (const w of windows) {
+    const met = gcs.filter((g) => g.start < w.start + w.ms && g.start + g.ms > w.start)
+    inside += met.length
+    if (w.ms > 8 || met.length > 0) log(`slow or collected: ${w.id} ${w.ms.toFixed(2)} ms, gc inside: ${met.map((g) => `${g.kind} ${g.ms.toFixed(2)} ms`).join(', ') || 'none'}`)
+  }
+  log(`gc during timed deltas: ${inside} of ${gcs.length} collections`)
 }
 log(`one-advisory: p50 ${percentile(single, 50).toFixed(2)} ms, p99 ${percentile(single, 99).toFixed(2)} ms, ${singleEvents} events`)
 

@@ -1,6 +1,9 @@
-import { rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { open } from 'lmdb'
 import { describe, expect, it } from 'vitest'
-import { openStore, STORE_SCHEMA_VERSION, type Store } from '../../src/store/env.js'
+import { openStore, PAGE_SIZE, STORE_SCHEMA_VERSION, type Store } from '../../src/store/env.js'
 import { readSchemaVersion, schemaState, SCHEMA_KEY } from '../../src/store/schema.js'
 import { defaultMatcher, ensureSchema, imageFindings, postingKeys, readInventory } from '../../src/assess/index.js'
 import { encodeIds } from '../../src/store/images.js'
@@ -22,6 +25,39 @@ describe('store schema version', () => {
       expect(ensureSchema(t.store)).toBe('current')
     } finally {
       await t.done()
+    }
+  })
+
+  it('a new store gets PAGE_SIZE pages; a store made with 4 KiB pages keeps them and is read and written', async () => {
+    const t = tempStore()
+    try {
+      expect(t.store.root.getStats()).toMatchObject({ pageSize: PAGE_SIZE })
+    } finally {
+      await t.done()
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-pages-'))
+    try {
+      mkdirSync(join(dir, 'store'))
+      // What every store written before PAGE_SIZE looks like: the OS's 4 KiB pages.
+      const old = open({ path: join(dir, 'store'), pageSize: 4096, compression: false })
+      const meta = old.openDB({ name: 'meta' })
+      meta.putSync(SCHEMA_KEY, STORE_SCHEMA_VERSION)
+      meta.putSync('probe', 'written with 4 KiB pages')
+      await old.close()
+      const store = openStore(dir)
+      try {
+        expect(store.root.getStats()).toMatchObject({ pageSize: 4096 })
+        expect(ensureSchema(store)).toBe('current')
+        expect(store.meta.get('probe')).toBe('written with 4 KiB pages')
+        store.meta.putSync('probe', 'and again')
+      } finally {
+        await store.close()
+      }
+      const again = openStore(dir)
+      expect(again.meta.get('probe')).toBe('and again')
+      await again.close()
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
     }
   })
 
