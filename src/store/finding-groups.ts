@@ -48,14 +48,17 @@ function groupsIn(store: Store, id: string): Group[] {
   return out
 }
 
-/** Whether a sorted big-endian id list holds `id` (binary search, no decoding). */
+/**
+ * Whether a sorted big-endian id list holds `id` (binary search, no decoding; the bytes are read
+ * directly: a DataView per call was an allocation per variant of a delta).
+ */
 function holds(list: Uint8Array, id: number): boolean {
-  const view = new DataView(list.buffer, list.byteOffset, list.byteLength)
   let lo = 0
   let hi = (list.byteLength >>> 2) - 1
   while (lo <= hi) {
     const mid = (lo + hi) >>> 1
-    const at = view.getUint32(mid * 4)
+    const i = mid * 4
+    const at = ((list[i]! << 24) | (list[i + 1]! << 16) | (list[i + 2]! << 8) | list[i + 3]!) >>> 0
     if (at === id) return true
     if (at < id) lo = mid + 1
     else hi = mid - 1
