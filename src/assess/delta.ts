@@ -225,25 +225,51 @@ function runWork(store: Store, work: Work, opts: ReassessOptions, summary: Reass
  * between them keeps a large delta's garbage down and lets merges see they are the same.
  */
 export function diffFindings(before: readonly Finding[], after: readonly Finding[], causes?: ReadonlySet<string>, interned?: Map<string, string[]>): VariantDiff | undefined {
-  // A delta's before lists hold a finding or two: a scan beats building a map.
+  // A delta's before lists hold a finding or two: a scan beats building a map, and a bit mask
+  // beats a typed array (this runs once per variant of the delta, hundreds of times).
   const byId = before.length > 8 ? new Map(before.map((f, i) => [f.id, i])) : undefined
-  const kept = new Uint8Array(before.length)
-  const added: Finding[] = []
-  const changed: ChangedFinding[] = []
+  const keptList = before.length > 31 ? new Uint8Array(before.length) : undefined
+  let keptBits = 0
+  let added: Finding[] | undefined
+  let changed: ChangedFinding[] | undefined
   for (const f of after) {
-    const at = byId ? (byId.get(f.id) ?? -1) : before.findIndex((b) => b.id === f.id)
+    let at = -1
+    if (byId) at = byId.get(f.id) ?? -1
+    else {
+      for (let i = 0; i < before.length; i++) {
+        if (before[i]!.id === f.id) {
+          at = i
+          break
+        }
+      }
+    }
     if (at < 0) {
-      added.push(f)
+      ;(added ??= []).push(f)
       continue
     }
-    kept[at] = 1
+    if (keptList) keptList[at] = 1
+    else keptBits |= 1 << at
     const prior = before[at]!
-    const suspect = !causes || causes.has(f.id) || f.aliases.some((a) => causes.has(a)) || prior.aliases.some((a) => causes.has(a))
-    if (suspect && !sameFinding(prior, f)) changed.push({ before: prior, after: f })
+    if (suspect(prior, f, causes) && !sameFinding(prior, f)) (changed ??= []).push({ before: prior, after: f })
   }
-  const removed: Finding[] = []
-  for (let i = 0; i < before.length; i++) if (kept[i] === 0) removed.push(before[i]!)
-  if (added.length === 0 && removed.length === 0 && changed.length === 0) return undefined
+  let removed: Finding[] | undefined
+  for (let i = 0; i < before.length; i++) {
+    const kept = keptList ? keptList[i] === 1 : (keptBits & (1 << i)) !== 0
+    if (!kept) (removed ??= []).push(before[i]!)
+  }
+  if (!added && !removed && !changed) return undefined
+  return withCauses(added ?? [], removed ?? [], changed ?? [], interned)
+}
+
+/** Whether a finding present before and after can differ: it names a cause (or no causes given). */
+function suspect(prior: Finding, f: Finding, causes: ReadonlySet<string> | undefined): boolean {
+  if (!causes || causes.has(f.id)) return true
+  for (const a of f.aliases) if (causes.has(a)) return true
+  for (const a of prior.aliases) if (causes.has(a)) return true
+  return false
+}
+
+function withCauses(added: Finding[], removed: Finding[], changed: ChangedFinding[], interned: Map<string, string[]> | undefined): VariantDiff {
   // Ids are unique within each list, and the three lists are disjoint by id.
   const ids = [...added.map((f) => f.id), ...removed.map((f) => f.id), ...changed.map((c) => c.after.id)].sort()
   if (!interned) return { added, removed, changed, causes: ids }

@@ -318,9 +318,35 @@ export function materialize(core: SharedFinding | Finding, pkg: Package, layer: 
   return out
 }
 
-/** Field-by-field equality, key order and undefined fields ignored. */
+/**
+ * Field-by-field equality over the fields a Finding has (SHARED_FIELDS and the package fields),
+ * undefined fields ignored. A delta compares one advisory's old and new finding in each of
+ * hundreds of variants, and those findings share their arrays (a group's decoded ones, the
+ * advisory's): the verdict for a pair of arrays is remembered, so `references` and `cvss` are
+ * walked once per delta, not once per variant. Findings are never mutated once made, so a
+ * remembered verdict cannot go stale.
+ */
 export function sameFinding(a: Finding, b: Finding): boolean {
-  return sameValue(a, b)
+  if (a === b) return true
+  for (const k of FINDING_FIELDS) {
+    const x = a[k]
+    const y = b[k]
+    if (x === y) continue
+    if (typeof x !== 'object' || typeof y !== 'object' || x === null || y === null) return false
+    if (!samePart(x, y)) return false
+  }
+  return true
+}
+
+const FINDING_FIELDS = [...SHARED_FIELDS, ...PACKAGE_FIELDS] as readonly (keyof Finding)[]
+const verdicts = new WeakMap<object, { other: object; same: boolean }>()
+
+function samePart(x: object, y: object): boolean {
+  const last = verdicts.get(x)
+  if (last && last.other === y) return last.same
+  const same = sameValue(x, y)
+  verdicts.set(x, { other: y, same })
+  return same
 }
 
 function sameValue(a: unknown, b: unknown): boolean {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { openStore, type Store } from '../../src/store/env.js'
-import { FindingsReader, FindingsWriter, materialize, sharedPart } from '../../src/store/finding-groups.js'
+import { FindingsReader, FindingsWriter, materialize, sameFinding, sharedPart } from '../../src/store/finding-groups.js'
 import { packageKey, type Finding } from '../../src/match/types.js'
 import type { Package } from '../../src/types.js'
 import { seeded } from '../../bench/reassess-fleet.js'
@@ -158,5 +158,25 @@ describe('findings grouped by advisory (store/finding-groups.ts)', () => {
     expect(JSON.stringify(materialize(sharedPart(f), rep))).toBe(JSON.stringify(f))
     expect(JSON.stringify(materialize(sharedPart(f), other))).toBe(JSON.stringify(findingFor(other, 'GHSA-1', '2.31.0', 60)))
     expect(materialize(f, other, 'sha256:abc').layer).toBe('sha256:abc')
+  })
+})
+
+describe('sameFinding', () => {
+  it('compares every field, and a remembered verdict holds for its own pair of arrays only', () => {
+    const p = pkg('2.31.0')
+    const a = findingFor(p, 'PYSEC-2023-74', '2.31.0', 5)
+    // The same values in other arrays (a stored group's decoded copy of the advisory's).
+    const copy = { ...a, aliases: [...a.aliases], fixedVersions: [...a.fixedVersions], cvss: a.cvss.map((c) => ({ ...c })) }
+    const rescored = { ...a, cvss: [{ version: '3.1', vector: 'CVSS:3.1/AV:N', score: 9.1 }] }
+    const elsewhere = materialize(sharedPart(a), pkg('2.31.0', 'app/.venv/lib'))
+    expect(sameFinding(a, copy)).toBe(true)
+    expect(sameFinding(a, rescored)).toBe(false)
+    // Asked again after a different pair: each pair gets its own verdict.
+    expect(sameFinding(a, copy)).toBe(true)
+    expect(sameFinding(a, rescored)).toBe(false)
+    expect(sameFinding(copy, rescored)).toBe(false)
+    expect(sameFinding(a, elsewhere)).toBe(false)
+    expect(sameFinding(a, { ...copy, title: 'request smuggling via proxy' })).toBe(false)
+    expect(sameFinding(a, { ...copy, description: undefined })).toBe(true)
   })
 })
