@@ -167,7 +167,7 @@ describe('sameFinding', () => {
     const a = findingFor(p, 'PYSEC-2023-74', '2.31.0', 5)
     // The same values in other arrays (a stored group's decoded copy of the advisory's).
     const copy = { ...a, aliases: [...a.aliases], fixedVersions: [...a.fixedVersions], cvss: a.cvss.map((c) => ({ ...c })) }
-    const rescored = { ...a, cvss: [{ version: '3.1', vector: 'CVSS:3.1/AV:N', score: 9.1 }] }
+    const rescored = { ...a, cvss: [{ version: '3.1' as const, vector: 'CVSS:3.1/AV:N', score: 9.1 }] }
     const elsewhere = materialize(sharedPart(a), pkg('2.31.0', 'app/.venv/lib'))
     expect(sameFinding(a, copy)).toBe(true)
     expect(sameFinding(a, rescored)).toBe(false)
