@@ -65,8 +65,9 @@ export const STORE_SCHEMA_VERSION = 3
  * free-page list, at a cost that grows with the number of free pages it holds. After an ingest
  * that list holds thousands of pages, and at 100,000 images a one-advisory delta's commit took
  * ~2.2 ms with 4 KiB pages (profiled: mostly mdb_freelist_save), ~1 ms with 8 KiB and ~0.55 ms
- * with 16 KiB, the file the same size. Larger pages also keep a popular advisory's finding
- * group (thousands of variant ids) in one page instead of a chain of overflow pages.
+ * with 16 KiB, the file the same size. Larger pages also keep more values in their leaf page:
+ * LMDB moves a value over about half a page to overflow pages, and a popular advisory's finding
+ * group (hundreds of variant ids and the advisory's text) is such a value at 4 KiB.
  */
 export const PAGE_SIZE = 16384
 
