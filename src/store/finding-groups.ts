@@ -319,29 +319,28 @@ export function materialize(core: SharedFinding | Finding, pkg: Package, layer: 
 }
 
 /**
- * Field-by-field equality over the fields a Finding has (SHARED_FIELDS and the package fields),
- * undefined fields ignored. A delta compares one advisory's old and new finding in each of
- * hundreds of variants, and those findings share their arrays (a group's decoded ones, the
- * advisory's): the verdict for a pair of arrays is remembered, so `references` and `cvss` are
- * walked once per delta, not once per variant. Findings are never mutated once made, so a
- * remembered verdict cannot go stale.
+ * Field-by-field equality over every field a Finding has (test/store/finding-groups.test.ts
+ * changes each field of a Required<Finding> in turn), undefined fields ignored. Fields are named,
+ * not looped over: a delta compares one advisory's old and new finding in each of hundreds of
+ * variants. Those findings share their arrays (a group's decoded ones, the advisory's), so the
+ * verdict for a pair of arrays is remembered and `references` and `cvss` are walked once per
+ * delta. Findings are never mutated once made, so a remembered verdict cannot go stale.
  */
 export function sameFinding(a: Finding, b: Finding): boolean {
   if (a === b) return true
-  for (const k of FINDING_FIELDS) {
-    const x = a[k]
-    const y = b[k]
-    if (x === y) continue
-    if (typeof x !== 'object' || typeof y !== 'object' || x === null || y === null) return false
-    if (!samePart(x, y)) return false
-  }
-  return true
+  return a.id === b.id && a.pkgKey === b.pkgKey && a.ecosystem === b.ecosystem && a.name === b.name &&
+    a.installed === b.installed && a.purl === b.purl && a.path === b.path && a.layer === b.layer &&
+    a.state === b.state && a.severity === b.severity && a.severitySource === b.severitySource && a.risk === b.risk &&
+    a.epss === b.epss && a.kev === b.kev && a.title === b.title && a.description === b.description && a.modified === b.modified &&
+    sameList(a.aliases, b.aliases) && sameList(a.fixedVersions, b.fixedVersions) && sameList(a.cvss, b.cvss) &&
+    sameList(a.references, b.references)
 }
 
-const FINDING_FIELDS = [...SHARED_FIELDS, ...PACKAGE_FIELDS] as readonly (keyof Finding)[]
 const verdicts = new WeakMap<object, { other: object; same: boolean }>()
 
-function samePart(x: object, y: object): boolean {
+function sameList(x: readonly unknown[] | undefined, y: readonly unknown[] | undefined): boolean {
+  if (x === y) return true
+  if (!x || !y) return false
   const last = verdicts.get(x)
   if (last && last.other === y) return last.same
   const same = sameValue(x, y)

@@ -180,3 +180,23 @@ describe('sameFinding', () => {
     expect(sameFinding(a, { ...copy, description: undefined })).toBe(true)
   })
 })
+
+describe('sameFinding sees every field', () => {
+  it('a change to any one field of a full finding makes it a different finding', () => {
+    const p = pkg('2.31.0')
+    // Required<Finding>: a field added to Finding fails to compile here until it is listed.
+    const full: Required<Finding> = {
+      ...findingFor(p, 'PYSEC-2023-74', '2.31.0', 5),
+      title: 'Unintended leak of Proxy-Authorization header', epss: 0.02, kev: true, description: 'Unintended leak of Proxy-Authorization header', references: ['https://github.com/psf/requests/pull/6655'],
+      layer: 'sha256:8f1e', path: 'usr/lib/python3/dist-packages', modified: '2024-02-01T00:00:00Z',
+    }
+    const changed = (v: unknown): unknown =>
+      typeof v === 'string' ? `${v}x` : typeof v === 'number' ? v + 1 : typeof v === 'boolean' ? !v : Array.isArray(v) ? [...v, v[0]] : undefined
+    expect(sameFinding(full, { ...full })).toBe(true)
+    for (const key of Object.keys(full) as (keyof Finding)[]) {
+      expect(sameFinding(full, { ...full, [key]: changed(full[key]) }), key).toBe(false)
+      // Equal values in other arrays are the same finding.
+      if (Array.isArray(full[key])) expect(sameFinding(full, { ...full, [key]: structuredClone(full[key]) }), key).toBe(true)
+    }
+  })
+})
