@@ -236,7 +236,7 @@ export class FindingsWriter {
 
   private join(f: Finding, variant: number): void {
     const e = this.edited(f.id)
-    let g = e.last && sameByIdentity(e.last.finding, f) ? e.last.group : e.groups.find((x) => sameShared(x.finding, f))
+    let g = e.last && sameByIdentity(e.last.finding, f) ? e.last.group : e.groups.find((x) => sameAdvisoryPart(x.finding, f))
     if (!g) e.groups.push((g = { no: e.next++, finding: sharedPart(f), variants: new Set(), dirty: true }))
     e.last = { finding: f, group: g }
     g.variants.add(variant)
@@ -248,23 +248,6 @@ export class FindingsWriter {
     const g = this.edited(prior.id).groups.find((x) => x.variants.has(variant))
     if (g && g.variants.delete(variant)) g.dirty = true
   }
-}
-
-/**
- * Whether a finding's advisory part equals a group's, without copying it out: a delta joins
- * hundreds of variants to one group and compares each.
- */
-function sameShared(shared: SharedFinding, f: Finding): boolean {
-  const x = shared as unknown as Record<string, unknown>
-  const y = f as unknown as Record<string, unknown>
-  let defined = 0
-  for (const k in x) {
-    if (x[k] === undefined) continue
-    defined++
-    if (!sameValue(x[k], y[k])) return false
-  }
-  for (const k in y) if (y[k] !== undefined && !PACKAGE_FIELDS.has(k)) defined--
-  return defined === 0
 }
 
 /**
@@ -283,8 +266,6 @@ const SHARED_FIELDS = [
 // Every advisory field is compared: a field added to Finding must be listed above (or be a package field).
 const everySharedField: Exclude<keyof SharedFinding, (typeof SHARED_FIELDS)[number]> extends never ? true : never = true
 void everySharedField
-
-const PACKAGE_FIELDS: ReadonlySet<string> = new Set<PackageField>(['pkgKey', 'ecosystem', 'name', 'installed', 'purl', 'path', 'layer'])
 
 /**
  * A finding shown for one package: the advisory part with the package's own fields. Fields are
@@ -328,12 +309,20 @@ export function materialize(core: SharedFinding | Finding, pkg: Package, layer: 
  */
 export function sameFinding(a: Finding, b: Finding): boolean {
   if (a === b) return true
-  return a.id === b.id && a.pkgKey === b.pkgKey && a.ecosystem === b.ecosystem && a.name === b.name &&
-    a.installed === b.installed && a.purl === b.purl && a.path === b.path && a.layer === b.layer &&
-    a.state === b.state && a.severity === b.severity && a.severitySource === b.severitySource && a.risk === b.risk &&
-    a.epss === b.epss && a.kev === b.kev && a.title === b.title && a.description === b.description && a.modified === b.modified &&
-    sameList(a.aliases, b.aliases) && sameList(a.fixedVersions, b.fixedVersions) && sameList(a.cvss, b.cvss) &&
-    sameList(a.references, b.references)
+  return a.pkgKey === b.pkgKey && a.ecosystem === b.ecosystem && a.name === b.name && a.installed === b.installed &&
+    a.purl === b.purl && a.path === b.path && a.layer === b.layer && sameAdvisoryPart(a, b)
+}
+
+/**
+ * Whether two findings (or a group's advisory part and a finding) agree on everything that comes
+ * from the advisory: what sameFinding compares besides the package, and how a writer finds the
+ * group a finding joins (a delta joins hundreds of variants to one group).
+ */
+function sameAdvisoryPart(a: SharedFinding, b: SharedFinding): boolean {
+  return a.id === b.id && a.state === b.state && a.severity === b.severity && a.severitySource === b.severitySource &&
+    a.risk === b.risk && a.epss === b.epss && a.kev === b.kev && a.title === b.title && a.description === b.description &&
+    a.modified === b.modified && sameList(a.aliases, b.aliases) && sameList(a.fixedVersions, b.fixedVersions) &&
+    sameList(a.cvss, b.cvss) && sameList(a.references, b.references)
 }
 
 const verdicts = new WeakMap<object, { other: object; same: boolean }>()
