@@ -5,7 +5,7 @@ import { storeKey } from '../match/keys.js'
 import { comparatorFor } from '../match/compare.js'
 import type { Finding, Severity } from '../match/types.js'
 import { digestOf, readImage, readPackage, readVariant, variantRecord } from '../store/images.js'
-import { packagesOfVariant, variantsUnder } from '../store/postings.js'
+import { packagesOfVariant, readPostingKey, variantsUnder } from '../store/postings.js'
 import { materialize, readVariantFindings, variantsWithFinding, type SharedFinding } from '../store/findings.js'
 import { decodeIds } from '../store/id-lists.js'
 import type { Group } from '../store/finding-groups.js'
@@ -108,7 +108,7 @@ function ecosystemsWithPrefix(store: Store, prefix: string): string[] {
   let from = prefix
   for (;;) {
     let key: string | undefined
-    for (const k of store.postings.getKeys({ start: [from], limit: 1 })) key = (k as [string, number, number])[0]
+    for (const k of store.postings.getKeys({ start: [from], limit: 1 })) key = readPostingKey(k)[0]
     if (key === undefined || !key.startsWith(prefix)) return out
     const eco = key.slice(0, key.indexOf('\0'))
     out.push(eco)

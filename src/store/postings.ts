@@ -1,4 +1,4 @@
-import type { Store } from './env.js'
+import type { PostingKey, Store } from './env.js'
 import { indexReader } from './segments.js'
 
 /**
@@ -19,6 +19,18 @@ const MAX_ID = 0xffffffff
 const EMPTY = Buffer.alloc(0)
 export const POSTING_COUNT = 'stats:postings'
 
+/**
+ * A posting key as read back. lmdb-js's ordered-binary decoding returns a long string containing
+ * NUL as its NUL-separated parts (store/advisories.ts keyString), so the key of a long package name
+ * (`Go\0go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp`, past ~60 characters)
+ * comes back as [ecosystem, name, variant, package]: the ids are always the last two parts.
+ */
+export function readPostingKey(raw: unknown): PostingKey {
+  const parts = raw as (string | number)[]
+  if (parts.length === 3) return parts as PostingKey
+  return [parts.slice(0, -2).join('\0'), parts[parts.length - 2] as number, parts[parts.length - 1] as number]
+}
+
 export function addPosting(store: Store, key: string, variant: number, pkg: number): void {
   store.postings.putSync([key, variant, pkg], EMPTY)
 }
@@ -31,7 +43,7 @@ export function removePosting(store: Store, key: string, variant: number, pkg: n
 export function variantsUnder(store: Store, key: string): number[] {
   const out: number[] = []
   for (const k of store.postings.getKeys({ start: [key, 0], end: [key, MAX_ID + 1] })) {
-    const v = (k as [string, number, number])[1]
+    const v = readPostingKey(k)[1]
     if (out[out.length - 1] !== v) out.push(v)
   }
   return out
@@ -40,7 +52,7 @@ export function variantsUnder(store: Store, key: string): number[] {
 /** Package ids of one variant under one of its keys. */
 export function packageIdsOfVariant(store: Store, key: string, variant: number): number[] {
   const out: number[] = []
-  for (const k of store.postings.getKeys({ start: [key, variant], end: [key, variant + 1] })) out.push((k as [string, number, number])[2])
+  for (const k of store.postings.getKeys({ start: [key, variant], end: [key, variant + 1] })) out.push(readPostingKey(k)[2])
   return out
 }
 
@@ -50,7 +62,7 @@ export function packagesUnder(store: Store, key: string): Map<number, number[]> 
   let last = -1
   let list: number[] = []
   for (const k of store.postings.getKeys({ start: [key, 0], end: [key, MAX_ID + 1] })) {
-    const [, variant, pkg] = k as [string, number, number]
+    const [, variant, pkg] = readPostingKey(k)
     if (variant !== last) out.set((last = variant), (list = []))
     list.push(pkg)
   }
@@ -78,16 +90,6 @@ export function* packagesOfVariant(store: Store, key: string, variant: number): 
 export function variantInUse(store: Store, key: string, variant: number): boolean {
   for (const _ of store.postings.getKeys({ start: [key, variant], end: [key, variant + 1], limit: 1 })) return true
   return false
-}
-
-/** Store keys starting with `prefix` (an ecosystem). */
-export function* keysWithPrefix(store: Store, prefix: string): Generator<string> {
-  let last: string | undefined
-  for (const k of store.postings.getKeys({ start: [prefix], end: [`${prefix}\uffff`] })) {
-    const key = (k as [string, number, number])[0]
-    if (key !== last && key.startsWith(prefix)) yield key
-    last = key
-  }
 }
 
 /** Number of logical (key, package, image) postings in the store. */
