@@ -196,7 +196,7 @@ function packageReader(store: Store, changes: readonly Change[]): (c: Change) =>
     const key = c.record.keys[0]
     if (key !== undefined && !c.packages) perKey.set(key, (perKey.get(key) ?? 0) + 1)
   }
-  const whole = new Map<string, Map<number, number[]>>()
+  const whole = new Map<string, ReadonlyMap<number, readonly number[]>>()
   return (c) => {
     if (c.packages) return c.packages
     const key = c.record.keys[0]

@@ -1,5 +1,5 @@
 import type { PostingKey, Store } from './env.js'
-import { indexReader } from './segments.js'
+import { indexReader, settledIndexGeneration } from './segments.js'
 
 /**
  * Postings: "image I holds package P (of variant V), filed under store key K".
@@ -56,8 +56,30 @@ export function packageIdsOfVariant(store: Store, key: string, variant: number):
   return out
 }
 
-/** Package ids of every variant under a key (one pass over the key's postings). */
-export function packagesUnder(store: Store, key: string): Map<number, number[]> {
+/**
+ * Package ids of every variant under a key (one pass over the key's postings), shared: read only.
+ * Kept per index generation (every transaction that writes postings moves it): a one-advisory
+ * delta on a popular package reads the hundreds of postings of its key, and decoding their keys
+ * took ~0.15 ms of a ~6 ms delta at 100,000 images; the 1,000-advisory delta reads hundreds of keys.
+ */
+export function packagesUnder(store: Store, key: string): ReadonlyMap<number, readonly number[]> {
+  const generation = settledIndexGeneration(store)
+  if (generation === undefined) return readPackagesUnder(store, key)
+  let kept = keptUnder.get(store)
+  if (!kept || kept.generation !== generation || kept.ids > KEPT_IDS) keptUnder.set(store, (kept = { generation, lists: new Map(), ids: 0 }))
+  let under = kept.lists.get(key)
+  if (!under) {
+    under = readPackagesUnder(store, key)
+    kept.lists.set(key, under)
+    for (const list of under.values()) kept.ids += list.length
+  }
+  return under
+}
+
+const keptUnder = new WeakMap<Store, { generation: number; lists: Map<string, ReadonlyMap<number, readonly number[]>>; ids: number }>()
+const KEPT_IDS = 2_000_000
+
+function readPackagesUnder(store: Store, key: string): Map<number, number[]> {
   const out = new Map<number, number[]>()
   let last = -1
   let list: number[] = []

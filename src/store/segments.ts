@@ -146,6 +146,15 @@ function generationOf(store: Store): number {
   return (store.meta.get(GENERATION) as number | undefined) ?? 0
 }
 
+/**
+ * The index generation, for a cache of what indexing writes (postings.ts keeps key → packages
+ * lists by it); undefined inside this process's indexing transaction, whose writes may still be
+ * aborted and whose generation number the next transaction would then reuse.
+ */
+export function settledIndexGeneration(store: Store): number | undefined {
+  return of(store).journal ? undefined : generationOf(store)
+}
+
 /** Inside a write transaction (not nested in another one), before any id list changes. */
 export function beginIndexWrite(store: Store): void {
   const before = generationOf(store)

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { indexImage, removeImage, imageFindings, readInventory, warmIndex } from '../../src/assess/index.js'
 import { matchInventory } from '../../src/match/matcher.js'
-import { postingCount, variantsUnder, packagesOfVariant } from '../../src/store/postings.js'
+import { postingCount, variantsUnder, packagesOfVariant, packagesUnder, readPostingKey } from '../../src/store/postings.js'
 import { digestOf, imageIdOf, lastSegmentId } from '../../src/store/images.js'
 import { openStore } from '../../src/store/env.js'
 import { IdLists } from '../../src/store/id-lists.js'
@@ -92,8 +92,20 @@ describe.skipIf(!HAS_SHARED)('images, packages, variants and postings', () => {
         for (let p = 1; p <= ((store.meta.get('ids:package') as number | undefined) ?? 0); p++) {
           if (JSON.stringify(sortedIds(reader.segmentsOf(p))) !== JSON.stringify(sortedIds(segments.list(p)))) out.push(`package ${p} segments`)
         }
+        // The kept key → packages lists (the first check fills them), against the postings.
+        const stored = new Map<string, Map<number, number[]>>()
+        for (const k of store.postings.getKeys({})) {
+          const [key, variant, pkg] = readPostingKey(k)
+          const under = stored.get(key) ?? stored.set(key, new Map()).get(key)!
+          under.set(variant, [...(under.get(variant) ?? []), pkg])
+        }
+        for (const key of new Set([...stored.keys(), ...keysSeen])) {
+          keysSeen.add(key)
+          if (JSON.stringify([...packagesUnder(store, key)]) !== JSON.stringify([...(stored.get(key) ?? [])])) out.push(`key ${key} packages`)
+        }
         return out
       }
+      const keysSeen = new Set<string>()
       const check = (store: typeof t.store, invs: typeof images) => {
         expect(holders(store)).toEqual(expected(invs))
         expect(stale(store)).toEqual([])
