@@ -16,8 +16,8 @@
  * 50, drawn like the timed ones): a daemon's delta code has long been compiled by the optimizing
  * JIT, a fresh process compiles it during its first deltas (~100 ms once), and again for each
  * kind of delta it meets first. With 20, the first record on the package deployed at 644
- * versions that reached 40,000 images was the 4th timed delta and took 12–15 ms in three runs
- * (4–5 ms later in the same run); with 50 it falls in the warm-up.
+ * versions that reached 40,000 images was the 4th timed delta and took 7–15 ms in five traced runs
+ * (4–6 ms for the same kind later in the run); with 50 it falls in the warm-up, where it took 12.8 ms.
  * The timed phases stand for a daemon started on a store that scans filled earlier. The ingest
  * here is instead ~80 s of bulk indexing in this very process, in which V8 ran no major
  * collection: it leaves ~1.4 GB of dead objects with the live state (the id → digest table, the
