@@ -3,7 +3,8 @@ import type { Inventory } from '../types.js'
 import { REBUILD_KEY, schemaState, writeSchemaVersion } from '../store/schema.js'
 import { decodeIds, forgetCachedRecords, readInventory, readPackage } from '../store/images.js'
 import { indexImages, type IndexOptions } from './index-image.js'
-import { POSTING_COUNT } from '../store/postings.js'
+import { POSTING_COUNT, readPostingKey } from '../store/postings.js'
+import { queueWork } from './delta.js'
 import { beginIndexWrite } from '../store/segments.js'
 import { bumpFindingsGeneration } from '../store/finding-groups.js'
 
@@ -15,13 +16,40 @@ import { bumpFindingsGeneration } from '../store/finding-groups.js'
  */
 export function ensureSchema(store: Store, opts: IndexOptions = {}): 'current' | 'created' | 'rebuilt' {
   const state = schemaState(store)
-  if (state === 'current') return 'current'
+  if (state === 'current') {
+    repairLongPostingKeys(store)
+    return 'current'
+  }
   if (state === 'empty') {
-    store.root.transactionSync(() => writeSchemaVersion(store))
+    store.root.transactionSync(() => {
+      writeSchemaVersion(store)
+      store.meta.putSync(LONG_KEYS_REPAIRED, new Date().toISOString())
+    })
     return 'created'
   }
   rebuildIndex(store, opts)
+  store.meta.putSync(LONG_KEYS_REPAIRED, new Date().toISOString())
   return 'rebuilt'
+}
+
+/**
+ * Until store/postings.ts readPostingKey, the postings of a package name long enough that lmdb-js
+ * reads its key back split (past ~60 characters: Go module paths, long Maven coordinates) were
+ * misread, and feed deltas skipped those packages: their images can hold findings of advisories
+ * that changed since. Once per store, the keys whose postings read back split are queued for a
+ * whole re-match of every variant under them, which the next re-assessment (a delta, an import,
+ * the daemon's start) carries out. The schema is unchanged: nothing stored was wrong but findings.
+ */
+const LONG_KEYS_REPAIRED = 'repair:long-posting-keys'
+
+function repairLongPostingKeys(store: Store): void {
+  if (store.meta.get(LONG_KEYS_REPAIRED) !== undefined) return
+  const keys = new Set<string>()
+  for (const raw of store.postings.getKeys({})) if ((raw as unknown[]).length > 3) keys.add(readPostingKey(raw)[0])
+  store.root.transactionSync(() => {
+    queueWork(store, 'keys', [...keys].sort())
+    store.meta.putSync(LONG_KEYS_REPAIRED, new Date().toISOString())
+  })
 }
 
 const BATCH = 200

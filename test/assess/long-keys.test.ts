@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { applyDelta, imageFindings, indexImage, type FindingsChanged } from '../../src/assess/index.js'
+import { applyDelta, ensureSchema, imageFindings, indexImage, pendingWork, resumePending, type FindingsChanged } from '../../src/assess/index.js'
 import { imagesAffectedBy, imagesWithPackage } from '../../src/assess/query.js'
 import { matchInventory } from '../../src/match/matcher.js'
 import { packagesUnder, variantsUnder } from '../../src/store/postings.js'
@@ -59,6 +59,39 @@ describe.skipIf(!HAS_SHARED)('postings of long package names', () => {
       expect(events.map((e) => [e.digest, e.removed.map((f) => f.name).sort(), e.added.length, e.changed.length, e.causes])).toEqual([[digest, [...names].sort(), 0, 0, ['GO-2026-4985']]])
       expect(mismatches(t.store, [inv])).toEqual([])
       expect(imagesAffectedBy(t.store, 'GO-2026-4985')).toEqual([])
+    } finally {
+      await t.done()
+    }
+  }, 60_000)
+
+  it('left stale by deltas before the fix are re-assessed once, from ensureSchema', async () => {
+    const record = JSON.parse(readFileSync(join(SHARED_DATA, 'advisories', 'osv', 'go', 'GO-2026-4985.json'), 'utf8')) as OsvRecord & { affected: { ranges?: { events: Record<string, string>[] }[] }[] }
+    const name = 'go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp'
+    const t = tempStore()
+    try {
+      await importRecords(t, [record], 'feed')
+      const [base] = [...fleet(realPools(), { images: 1, snapshots: 1, apps: 1, appPackages: [10, 10], drift: 0 }, seeded(6))]
+      const layer = base!.packages[base!.packages.length - 1]!.layer
+      const go: Package = { ecosystem: 'Go', name, version: 'v1.42.0', purl: `pkg:golang/${name}@v1.42.0`, path: 'usr/local/bin/collector', kind: 'lang', ...(layer ? { layer } : {}) }
+      const inv: Inventory = { ...base!, packages: [...base!.packages, go] }
+      indexImage(t.store, inv, matchInventory(t.store, inv))
+      expect(mismatches(t.store, [inv])).toEqual([])
+      // What a store of the old code holds: the record changed, the delta skipped the package.
+      const fixed = { ...record, modified: '2031-01-01T00:00:00Z', affected: record.affected.map((a) => ({ ...a, ranges: (a.ranges ?? []).map((r) => ({ ...r, events: r.events.map((e) => (e.fixed === '1.43.0' ? { fixed: '1.42.0' } : e)) })) })) }
+      await importRecords(t, [fixed], 'update')
+      expect(mismatches(t.store, [inv])).toEqual([inv.image.digest])
+      t.store.meta.removeSync('repair:long-posting-keys')
+
+      expect(ensureSchema(t.store)).toBe('current')
+      const queued = pendingWork(t.store)
+      expect(queued).toHaveLength(1)
+      const events: FindingsChanged[] = []
+      resumePending(t.store, { onChange: (e) => events.push(e) })
+      expect(events.map((e) => [e.digest, e.removed.map((f) => `${f.id} ${f.name}`)])).toEqual([[inv.image.digest, [`GO-2026-4985 ${name}`]]])
+      expect(mismatches(t.store, [inv])).toEqual([])
+      // Once: a second open queues nothing.
+      expect(ensureSchema(t.store)).toBe('current')
+      expect(pendingWork(t.store)).toEqual([])
     } finally {
       await t.done()
     }
