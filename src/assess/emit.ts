@@ -188,7 +188,7 @@ function giveBack(t: Tables): void {
 /**
  * The package ids of each changed variant: those the batch read with its key's postings, else
  * (an EPSS/KEV re-score) read here, a key with many changed variants in one pass over its
- * postings instead of one range read per variant.
+ * postings (kept per index generation by packagesUnder) instead of one range read per variant.
  */
 function packageReader(store: Store, changes: readonly Change[]): (c: Change) => readonly number[] {
   const perKey = new Map<string, number>()
@@ -196,15 +196,12 @@ function packageReader(store: Store, changes: readonly Change[]): (c: Change) =>
     const key = c.record.keys[0]
     if (key !== undefined && !c.packages) perKey.set(key, (perKey.get(key) ?? 0) + 1)
   }
-  const whole = new Map<string, ReadonlyMap<number, readonly number[]>>()
   return (c) => {
     if (c.packages) return c.packages
     const key = c.record.keys[0]
     if (key === undefined) return []
     if ((perKey.get(key) ?? 0) < WHOLE_KEY_READ) return packageIdsOfVariant(store, key, c.variant)
-    let under = whole.get(key)
-    if (!under) whole.set(key, (under = packagesUnder(store, key)))
-    return under.get(c.variant) ?? []
+    return packagesUnder(store, key).get(c.variant) ?? []
   }
 }
 

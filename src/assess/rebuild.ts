@@ -3,7 +3,7 @@ import type { Inventory } from '../types.js'
 import { REBUILD_KEY, schemaState, writeSchemaVersion } from '../store/schema.js'
 import { decodeIds, forgetCachedRecords, readInventory, readPackage } from '../store/images.js'
 import { indexImages, type IndexOptions } from './index-image.js'
-import { POSTING_COUNT, readPostingKey } from '../store/postings.js'
+import { POSTING_COUNT, keysReadBackSplit } from '../store/postings.js'
 import { queueWork } from './delta.js'
 import { beginIndexWrite } from '../store/segments.js'
 import { bumpFindingsGeneration } from '../store/finding-groups.js'
@@ -23,12 +23,12 @@ export function ensureSchema(store: Store, opts: IndexOptions = {}): 'current' |
   if (state === 'empty') {
     store.root.transactionSync(() => {
       writeSchemaVersion(store)
-      store.meta.putSync(LONG_KEYS_REPAIRED, new Date().toISOString())
+      markLongKeysRepaired(store)
     })
     return 'created'
   }
   rebuildIndex(store, opts)
-  store.meta.putSync(LONG_KEYS_REPAIRED, new Date().toISOString())
+  markLongKeysRepaired(store)
   return 'rebuilt'
 }
 
@@ -44,12 +44,16 @@ const LONG_KEYS_REPAIRED = 'repair:long-posting-keys'
 
 function repairLongPostingKeys(store: Store): void {
   if (store.meta.get(LONG_KEYS_REPAIRED) !== undefined) return
-  const keys = new Set<string>()
-  for (const raw of store.postings.getKeys({})) if ((raw as unknown[]).length > 3) keys.add(readPostingKey(raw)[0])
+  const keys = keysReadBackSplit(store)
   store.root.transactionSync(() => {
-    queueWork(store, 'keys', [...keys].sort())
-    store.meta.putSync(LONG_KEYS_REPAIRED, new Date().toISOString())
+    queueWork(store, 'keys', keys)
+    markLongKeysRepaired(store)
   })
+}
+
+/** A new or rebuilt store has nothing to repair; a repaired one is not repaired again. */
+function markLongKeysRepaired(store: Store): void {
+  store.meta.putSync(LONG_KEYS_REPAIRED, new Date().toISOString())
 }
 
 const BATCH = 200

@@ -31,6 +31,13 @@ export function readPostingKey(raw: unknown): PostingKey {
   return [parts.slice(0, -2).join('\0'), parts[parts.length - 2] as number, parts[parts.length - 1] as number]
 }
 
+/** Store keys whose postings lmdb-js reads back split (see readPostingKey), each once, sorted. */
+export function keysReadBackSplit(store: Store): string[] {
+  const keys = new Set<string>()
+  for (const raw of store.postings.getKeys({})) if ((raw as unknown[]).length > 3) keys.add(readPostingKey(raw)[0])
+  return [...keys].sort()
+}
+
 export function addPosting(store: Store, key: string, variant: number, pkg: number): void {
   store.postings.putSync([key, variant, pkg], EMPTY)
 }

@@ -20,9 +20,25 @@ noteSharedMissing('long package key test')
  * Read as [store key, variant, package], such a key gave the name as the variant and the variant
  * as the package: deltas skipped the package and queries missed or misnamed its images.
  */
+type GoRecord = OsvRecord & { affected: { ranges?: { events: Record<string, string>[] }[] }[] }
+
+/** The real record, as the feed has it. */
+function readRecord(): GoRecord {
+  return JSON.parse(readFileSync(join(SHARED_DATA, 'advisories', 'osv', 'go', 'GO-2026-4985.json'), 'utf8')) as GoRecord
+}
+
+/** The record changed to say 1.42.0 fixed it (newer `modified`): v1.42.0 is no longer affected. */
+function fixedAt1420(record: GoRecord): GoRecord {
+  return {
+    ...record,
+    modified: '2031-01-01T00:00:00Z',
+    affected: record.affected.map((a) => ({ ...a, ranges: (a.ranges ?? []).map((r) => ({ ...r, events: r.events.map((e) => (e.fixed === '1.43.0' ? { fixed: '1.42.0' } : e)) })) })),
+  }
+}
+
 describe.skipIf(!HAS_SHARED)('postings of long package names', () => {
   it('are re-assessed by a delta and found by the queries', async () => {
-    const record = JSON.parse(readFileSync(join(SHARED_DATA, 'advisories', 'osv', 'go', 'GO-2026-4985.json'), 'utf8')) as OsvRecord & { affected: { package: { name: string }; ranges: { events: Record<string, string>[] }[] }[] }
+    const record = readRecord()
     const names = ['go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp', 'go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp']
     const t = tempStore()
     try {
@@ -48,12 +64,7 @@ describe.skipIf(!HAS_SHARED)('postings of long package names', () => {
       expect(imagesAffectedBy(t.store, 'CVE-2026-39882').map((h) => [h.digest, h.name, h.path]).sort()).toEqual(names.map((n) => [digest, n, 'usr/local/bin/collector']).sort())
 
       // The record now says 1.42.0 fixed it: both findings go, in one event for the image.
-      const fixed = {
-        ...record,
-        modified: '2031-01-01T00:00:00Z',
-        affected: record.affected.map((a) => ({ ...a, ranges: (a.ranges ?? []).map((r) => ({ ...r, events: r.events.map((e) => (e.fixed === '1.43.0' ? { fixed: '1.42.0' } : e)) })) })),
-      }
-      const report = await importRecords(t, [fixed], 'update')
+      const report = await importRecords(t, [fixedAt1420(record)], 'update')
       const events: FindingsChanged[] = []
       applyDelta(t.store, report.delta, { onChange: (e) => events.push(e) })
       expect(events.map((e) => [e.digest, e.removed.map((f) => f.name).sort(), e.added.length, e.changed.length, e.causes])).toEqual([[digest, [...names].sort(), 0, 0, ['GO-2026-4985']]])
@@ -65,7 +76,7 @@ describe.skipIf(!HAS_SHARED)('postings of long package names', () => {
   }, 60_000)
 
   it('left stale by deltas before the fix are re-assessed once, from ensureSchema', async () => {
-    const record = JSON.parse(readFileSync(join(SHARED_DATA, 'advisories', 'osv', 'go', 'GO-2026-4985.json'), 'utf8')) as OsvRecord & { affected: { ranges?: { events: Record<string, string>[] }[] }[] }
+    const record = readRecord()
     const name = 'go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp'
     const t = tempStore()
     try {
@@ -77,8 +88,7 @@ describe.skipIf(!HAS_SHARED)('postings of long package names', () => {
       indexImage(t.store, inv, matchInventory(t.store, inv))
       expect(mismatches(t.store, [inv])).toEqual([])
       // What a store of the old code holds: the record changed, the delta skipped the package.
-      const fixed = { ...record, modified: '2031-01-01T00:00:00Z', affected: record.affected.map((a) => ({ ...a, ranges: (a.ranges ?? []).map((r) => ({ ...r, events: r.events.map((e) => (e.fixed === '1.43.0' ? { fixed: '1.42.0' } : e)) })) })) }
-      await importRecords(t, [fixed], 'update')
+      await importRecords(t, [fixedAt1420(record)], 'update')
       expect(mismatches(t.store, [inv])).toEqual([inv.image.digest])
       t.store.meta.removeSync('repair:long-posting-keys')
 
