@@ -4,7 +4,7 @@ import { parsePurl } from '../sbom/purl.js'
 import { storeKey } from '../match/keys.js'
 import { comparatorFor } from '../match/compare.js'
 import type { Finding, Severity } from '../match/types.js'
-import { digestOf, readImage, readPackage, readVariant, variantRecord } from '../store/images.js'
+import { digestOf, readImage, readPackage, variantRecord } from '../store/images.js'
 import { packagesOfVariant, readPostingKey, variantsUnder } from '../store/postings.js'
 import { materialize, readVariantFindings, variantsWithFinding, type SharedFinding } from '../store/findings.js'
 import { decodeIds } from '../store/id-lists.js'
@@ -137,7 +137,7 @@ export function imagesWithPackage(store: Store, spec: string): PackageHit[] {
   const hits: PackageHit[] = []
   for (const key of q.keys) {
     for (const variant of variantsUnder(store, key)) {
-      const v = readVariant(store, variant)
+      const v = variantRecord(store, variant)
       if (!v || !satisfies(key.slice(0, key.indexOf('\0')), v.pkg.version, q.range)) continue
       for (const { pkg, images } of packagesOfVariant(store, key, variant)) {
         const p = readPackage(store, pkg)
@@ -153,7 +153,7 @@ export function imagesWithPackage(store: Store, spec: string): PackageHit[] {
 export function imagesAffectedBy(store: Store, idOrAlias: string): VulnHit[] {
   const hits: VulnHit[] = []
   for (const variant of variantsWithFinding(store, idOrAlias)) {
-    const v = readVariant(store, variant)
+    const v = variantRecord(store, variant)
     const key = v?.keys[0]
     if (!v || key === undefined) continue
     const core = readVariantFindings(store, variant).filter((f) => f.id === idOrAlias || f.aliases.includes(idOrAlias))

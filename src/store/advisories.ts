@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import type { Store } from './env.js'
+import { bumpMeta, type Store } from './env.js'
 import { comparatorFor } from '../match/compare.js'
 import { splitStoreKey, storeKey, normalizeEcosystem } from '../match/keys.js'
 import type { AdvisoryRecord, CompiledAdvisory } from '../match/model.js'
@@ -191,7 +191,7 @@ export interface ReadCache {
 const caches = new WeakMap<Store, ReadCache>()
 
 export function bumpGeneration(store: Store): void {
-  store.meta.putSync(GENERATION, ((store.meta.get(GENERATION) as number | undefined) ?? 0) + 1)
+  bumpMeta(store, GENERATION)
 }
 
 /** The read cache for the store's current generation (one meta read). */

@@ -129,3 +129,13 @@ export function openStore(dataDir: string, options: Partial<OpenStoreOptions> = 
     throw new VigilError('ERR_STORE', `cannot open the store at ${path}: ${(err as Error).message}`, { cause: err })
   }
 }
+
+/**
+ * Adds one to a `meta` counter and returns the new value: the id counters and the generations
+ * that tell a process its cached reads are stale. Inside a write transaction.
+ */
+export function bumpMeta(store: Store, key: string): number {
+  const next = ((store.meta.get(key) as number | undefined) ?? 0) + 1
+  store.meta.putSync(key, next)
+  return next
+}

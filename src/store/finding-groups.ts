@@ -1,4 +1,4 @@
-import type { Store } from './env.js'
+import { bumpMeta, type Store } from './env.js'
 import { packageKey, type Finding } from '../match/types.js'
 import type { Package } from '../types.js'
 import type { VariantRecord } from './images.js'
@@ -84,7 +84,7 @@ function decodedGroups(store: Store): Map<string, Group[]> {
 
 /** Inside a write transaction that changed finding groups other than through a FindingsWriter (a rebuild). */
 export function bumpFindingsGeneration(store: Store): void {
-  store.meta.putSync(GENERATION, ((store.meta.get(GENERATION) as number | undefined) ?? 0) + 1)
+  bumpMeta(store, GENERATION)
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { Store } from './env.js'
+import { bumpMeta, type Store } from './env.js'
 import type { Digest, OsInfo } from '../types.js'
 import { decodeIds, IdLists } from './id-lists.js'
 import { PackedLists, type Span } from './packed-lists.js'
@@ -157,9 +157,7 @@ export function settledIndexGeneration(store: Store): number | undefined {
 
 /** Inside a write transaction (not nested in another one), before any id list changes. */
 export function beginIndexWrite(store: Store): void {
-  const before = generationOf(store)
-  store.meta.putSync(GENERATION, before + 1)
-  of(store).journal = { before, changes: [] }
+  of(store).journal = { before: bumpMeta(store, GENERATION) - 1, changes: [] }
 }
 
 /** After that transaction: `committed` false when it was aborted (the store did not change). */

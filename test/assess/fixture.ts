@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { openStore, type Store } from '../../src/store/env.js'
@@ -69,4 +69,24 @@ export async function indexedFleet(shape: FleetShape, seed: number): Promise<{ p
   const inventories = [...fleet(pools, shape, seeded(seed))]
   indexImages(t.store, inventories.map((inventory) => ({ inventory })))
   return { pools, t, inventories }
+}
+
+export type GoRecord = OsvRecord & { affected: { ranges?: { events: Record<string, string>[] }[] }[] }
+
+/**
+ * A real Go record, as the feed has it: GO-2026-4985, the OpenTelemetry OTLP HTTP exporters
+ * (go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp and …/otlpmetrichttp), fixed
+ * in 1.43.0.
+ */
+export function readGo4985(): GoRecord {
+  return JSON.parse(readFileSync(join(SHARED_DATA, 'advisories', 'osv', 'go', 'GO-2026-4985.json'), 'utf8')) as GoRecord
+}
+
+/** The record changed to say 1.42.0 fixed it (newer `modified`): v1.42.0 is no longer affected. */
+export function fixedAt1420(record: GoRecord): GoRecord {
+  return {
+    ...record,
+    modified: '2031-01-01T00:00:00Z',
+    affected: record.affected.map((a) => ({ ...a, ranges: (a.ranges ?? []).map((r) => ({ ...r, events: r.events.map((e) => (e.fixed === '1.43.0' ? { fixed: '1.42.0' } : e)) })) })),
+  }
 }

@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { applyDelta, ensureSchema, imageFindings, indexImage, pendingWork, resumePending, type FindingsChanged } from '../../src/assess/index.js'
 import { imagesAffectedBy, imagesWithPackage } from '../../src/assess/query.js'
@@ -7,9 +5,9 @@ import { matchInventory } from '../../src/match/matcher.js'
 import { packagesUnder, variantsUnder } from '../../src/store/postings.js'
 import { storeKey } from '../../src/match/keys.js'
 import type { Inventory, Package } from '../../src/types.js'
-import { fleet, seeded, type OsvRecord } from '../../bench/reassess-fleet.js'
-import { HAS_SHARED, SHARED_DATA, noteSharedMissing } from '../helpers/shared.js'
-import { importRecords, mismatches, realPools, tempStore } from './fixture.js'
+import { fleet, seeded } from '../../bench/reassess-fleet.js'
+import { HAS_SHARED, noteSharedMissing } from '../helpers/shared.js'
+import { fixedAt1420, importRecords, mismatches, readGo4985, realPools, tempStore } from './fixture.js'
 
 noteSharedMissing('long package key test')
 
@@ -20,25 +18,9 @@ noteSharedMissing('long package key test')
  * Read as [store key, variant, package], such a key gave the name as the variant and the variant
  * as the package: deltas skipped the package and queries missed or misnamed its images.
  */
-type GoRecord = OsvRecord & { affected: { ranges?: { events: Record<string, string>[] }[] }[] }
-
-/** The real record, as the feed has it. */
-function readRecord(): GoRecord {
-  return JSON.parse(readFileSync(join(SHARED_DATA, 'advisories', 'osv', 'go', 'GO-2026-4985.json'), 'utf8')) as GoRecord
-}
-
-/** The record changed to say 1.42.0 fixed it (newer `modified`): v1.42.0 is no longer affected. */
-function fixedAt1420(record: GoRecord): GoRecord {
-  return {
-    ...record,
-    modified: '2031-01-01T00:00:00Z',
-    affected: record.affected.map((a) => ({ ...a, ranges: (a.ranges ?? []).map((r) => ({ ...r, events: r.events.map((e) => (e.fixed === '1.43.0' ? { fixed: '1.42.0' } : e)) })) })),
-  }
-}
-
 describe.skipIf(!HAS_SHARED)('postings of long package names', () => {
   it('are re-assessed by a delta and found by the queries', async () => {
-    const record = readRecord()
+    const record = readGo4985()
     const names = ['go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp', 'go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp']
     const t = tempStore()
     try {
@@ -76,7 +58,7 @@ describe.skipIf(!HAS_SHARED)('postings of long package names', () => {
   }, 60_000)
 
   it('left stale by deltas before the fix are re-assessed once, from ensureSchema', async () => {
-    const record = readRecord()
+    const record = readGo4985()
     const name = 'go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp'
     const t = tempStore()
     try {
