@@ -63,7 +63,8 @@ function emitWith(store: Store, changes: Change[], onChange: (e: FindingsChanged
       const p = readPackage(store, pkg)
       if (!p) continue
       const shown = showDiff(c.diff, p.pkg, c.record.pkg)
-      shownNo.set(shown, shownNo.size)
+      // Packages that show alike share their variant's diff: it is numbered once.
+      if (!shownNo.has(shown)) shownNo.set(shown, shownNo.size)
       for (const segment of index.segmentsOf(pkg)) {
         if (segment >= segmentLimit) continue
         const at = slot[segment]!
@@ -211,7 +212,7 @@ const WHOLE_KEY_READ = 16
  * A variant's diff shown with one of its packages (its pkgKey, purl and path). The diff's findings
  * are shown for the variant's own package already (the first package found of the variant): a
  * package that shows alike, most often the only one, takes them as they are. Copying them again
- * was ~0.2 ms of a delta that changes 644 versions of one package.
+ * was ~0.13 ms of a delta that changes 644 versions of one package.
  */
 function showDiff(diff: VariantDiff, pkg: Package, variantPkg: Package): VariantDiff {
   if (showsAlike(pkg, variantPkg)) return diff

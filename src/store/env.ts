@@ -131,8 +131,8 @@ export function openStore(dataDir: string, options: Partial<OpenStoreOptions> = 
 }
 
 /**
- * Adds one to a `meta` counter and returns the new value: the id counters and the generations
- * that tell a process its cached reads are stale. Inside a write transaction.
+ * Adds one to a `meta` counter and returns the new value: the generations that tell a process
+ * its cached reads are stale. Inside a write transaction.
  */
 export function bumpMeta(store: Store, key: string): number {
   const next = ((store.meta.get(key) as number | undefined) ?? 0) + 1
