@@ -19,7 +19,11 @@ describe.skipIf(!HAS_SHARED)('index-driven re-assessment equals a full re-match'
         const held = pools.osv.filter(() => rng() < 0.15)
         const initial = pools.osv.filter((r) => !held.includes(r))
         await importRecords(t, initial, 'initial', pools.feedFiles)
-        const inventories = [...fleet(pools, { images: 40, snapshots: 3, apps: 8, appPackages: [20, 60], drift: 0.3 }, rng)]
+        // Every fifth image reports some packages with other licenses: the same variant shown the
+        // same way (path, purl), but package records of their own, which events must keep apart.
+        const inventories = [...fleet(pools, { images: 40, snapshots: 3, apps: 8, appPackages: [20, 60], drift: 0.3 }, rng)].map((inv, i) =>
+          i % 5 === 4 ? { ...inv, packages: inv.packages.map((p) => (rng() < 0.3 ? { ...p, licenses: ['LicenseRef-rescanned'] } : p)) } : inv,
+        )
         // Half the images arrive with the scan's findings, half are matched by the index itself.
         indexImages(t.store, inventories.map((inventory, i) => (i % 2 ? { inventory, findings: matchInventory(t.store, inventory) } : { inventory })))
         expect(mismatches(t.store, inventories)).toEqual([])
