@@ -1,4 +1,4 @@
-import type { Store } from '../store/env.js'
+import { bumpMeta, type Store } from '../store/env.js'
 import type { Finding } from '../match/types.js'
 import { variantRecord } from '../store/images.js'
 import { packagesUnder } from '../store/postings.js'
@@ -77,8 +77,7 @@ function newWork(kind: Work['kind'], items: readonly string[], causes: readonly 
 
 function storeWork(store: Store, work: Work): void {
   if (work.seq === 0) {
-    work.seq = ((store.meta.get(SEQ) as number | undefined) ?? 0) + 1
-    store.meta.putSync(SEQ, work.seq)
+    work.seq = bumpMeta(store, SEQ)
   }
   store.meta.putSync(queueKey(work.seq), work)
 }

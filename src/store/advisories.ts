@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { bumpMeta, type Store } from './env.js'
+import { bumpMeta, metaCounter, type Store } from './env.js'
 import { comparatorFor } from '../match/compare.js'
 import { splitStoreKey, storeKey, normalizeEcosystem } from '../match/keys.js'
 import type { AdvisoryRecord, CompiledAdvisory } from '../match/model.js'
@@ -196,7 +196,7 @@ export function bumpGeneration(store: Store): void {
 
 /** The read cache for the store's current generation (one meta read). */
 export function readCache(store: Store): ReadCache {
-  const generation = (store.meta.get(GENERATION) as number | undefined) ?? 0
+  const generation = metaCounter(store, GENERATION)
   let cache = caches.get(store)
   if (!cache || cache.generation !== generation) {
     cache = { generation, compiled: new Map(), exploit: new Map() }

@@ -130,12 +130,17 @@ export function openStore(dataDir: string, options: Partial<OpenStoreOptions> = 
   }
 }
 
+/** A `meta` counter (id counters, generations, statistics); 0 before its first write. */
+export function metaCounter(store: Store, key: string): number {
+  return (store.meta.get(key) as number | undefined) ?? 0
+}
+
 /**
  * Adds one to a `meta` counter and returns the new value: the generations that tell a process
- * its cached reads are stale. Inside a write transaction.
+ * its cached reads are stale, the work queue's sequence. Inside a write transaction.
  */
 export function bumpMeta(store: Store, key: string): number {
-  const next = ((store.meta.get(key) as number | undefined) ?? 0) + 1
+  const next = metaCounter(store, key) + 1
   store.meta.putSync(key, next)
   return next
 }

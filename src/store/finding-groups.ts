@@ -1,4 +1,4 @@
-import { bumpMeta, type Store } from './env.js'
+import { bumpMeta, metaCounter, type Store } from './env.js'
 import { packageKey, type Finding } from '../match/types.js'
 import type { Package } from '../types.js'
 import type { VariantRecord } from './images.js'
@@ -76,7 +76,7 @@ const CACHED_IDS = 100_000
 const decoded = new WeakMap<Store, { generation: number; byId: Map<string, Group[]> }>()
 
 function decodedGroups(store: Store): Map<string, Group[]> {
-  const generation = (store.meta.get(GENERATION) as number | undefined) ?? 0
+  const generation = metaCounter(store, GENERATION)
   let c = decoded.get(store)
   if (!c || c.generation !== generation || c.byId.size >= CACHED_IDS) decoded.set(store, (c = { generation, byId: new Map() }))
   return c.byId

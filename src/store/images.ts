@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import type { Store } from './env.js'
+import { metaCounter, type Store } from './env.js'
 import { forgetSegments, segmentContents } from './segments.js'
 import { decodeIds } from './id-lists.js'
 
@@ -59,7 +59,7 @@ const VARIANT_COUNTER = 'ids:variant'
 export const SEGMENT_COUNTER = 'ids:segment'
 
 export function nextId(store: Store, counter: string): number {
-  const id = ((store.meta.get(counter) as number | undefined) ?? 0) + 1
+  const id = metaCounter(store, counter) + 1
   if (id > 0xffffffff) throw new RangeError(`${counter} exhausted`)
   store.meta.putSync(counter, id)
   return id
@@ -109,12 +109,12 @@ export function digestOf(store: Store, id: number): string | undefined {
 
 /** The highest image id handed out so far. */
 export function lastImageId(store: Store): number {
-  return (store.meta.get(IMAGE_COUNTER) as number | undefined) ?? 0
+  return metaCounter(store, IMAGE_COUNTER)
 }
 
 /** The highest segment id handed out so far. */
 export function lastSegmentId(store: Store): number {
-  return (store.meta.get(SEGMENT_COUNTER) as number | undefined) ?? 0
+  return metaCounter(store, SEGMENT_COUNTER)
 }
 
 /**

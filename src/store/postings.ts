@@ -1,4 +1,4 @@
-import type { PostingKey, Store } from './env.js'
+import { metaCounter, type PostingKey, type Store } from './env.js'
 import { indexReader, settledIndexGeneration } from './segments.js'
 
 /**
@@ -123,7 +123,7 @@ export function variantInUse(store: Store, key: string, variant: number): boolea
 
 /** Number of logical (key, package, image) postings in the store. */
 export function postingCount(store: Store): number {
-  return (store.meta.get(POSTING_COUNT) as number | undefined) ?? 0
+  return metaCounter(store, POSTING_COUNT)
 }
 
 /** Inside a write transaction: an image came (+) or went (−) with this many postings. */

@@ -1,4 +1,4 @@
-import { bumpMeta, type Store } from './env.js'
+import { bumpMeta, metaCounter, type Store } from './env.js'
 import type { Digest, OsInfo } from '../types.js'
 import { decodeIds, IdLists } from './id-lists.js'
 import { PackedLists, type Span } from './packed-lists.js'
@@ -143,7 +143,7 @@ const GENERATION = 'index:generation'
 const KEPT_LISTS = 500_000
 
 function generationOf(store: Store): number {
-  return (store.meta.get(GENERATION) as number | undefined) ?? 0
+  return metaCounter(store, GENERATION)
 }
 
 /**
