@@ -8,19 +8,40 @@ function eventVersion(e: RangeEvent): string | undefined {
 }
 
 /**
+ * Where an event sits among events of the same version. The spec evaluates events sorted by
+ * version and leaves ties open; these ranks make the walk give the union of the range's
+ * intervals whatever order the file lists them in: `fixed: X` then `introduced: X` (two
+ * touching intervals, PYSEC-2022-42972) keeps X affected, and `introduced: X` then
+ * `last_affected: X` (one affected version) still ends after X.
+ */
+const TIE_RANK = { fixed: 0, limit: 0, introduced: 1, last_affected: 2 } as const
+
+function tieRank(e: RangeEvent): number {
+  return e.introduced !== undefined ? TIE_RANK.introduced : e.last_affected !== undefined ? TIE_RANK.last_affected : TIE_RANK.fixed
+}
+
+/** The spec's event order: `introduced: 0` first, then by version, ties by TIE_RANK. */
+export function sortEvents(events: readonly RangeEvent[], cmp: Compare): RangeEvent[] {
+  return [...events].sort((a, b) => {
+    if (a.introduced === '0') return b.introduced === '0' ? 0 : -1
+    if (b.introduced === '0') return 1
+    return cmp(eventVersion(a)!, eventVersion(b)!) || tieRank(a) - tieRank(b)
+  })
+}
+
+/**
  * OSV events → intervals. The spec evaluates events sorted by version; sorting once at import
- * means matching is a few comparisons per interval. When the comparator rejects a version the
- * feed's own order is kept (feeds write events in order).
+ * means matching is a few comparisons per interval. Walking the sorted events, the first
+ * `introduced` opens an interval and the next `fixed`/`last_affected` closes it; that is the
+ * spec's per-version walk (an event fires for every version at or past it, so the events that
+ * fire are a prefix of the sorted list and the last one decides). When the comparator rejects
+ * a version the feed's own order is kept (feeds write events in order).
  */
 export function compileRange(range: AffectedRange, cmp: Compare | undefined): CompiledRange {
   let events = range.events.filter((e) => eventVersion(e) !== undefined)
   if (cmp) {
     try {
-      events = [...events].sort((a, b) => {
-        if (a.introduced === '0') return b.introduced === '0' ? 0 : -1
-        if (b.introduced === '0') return 1
-        return cmp(eventVersion(a)!, eventVersion(b)!)
-      })
+      events = sortEvents(events, cmp)
     } catch {
       // keep feed order
     }

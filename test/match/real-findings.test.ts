@@ -1,0 +1,38 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { HAS_SHARED, noteSharedMissing, sharedPath } from '../helpers/shared.js'
+import { importFeeds, matchPackage } from '../../src/match/index.js'
+import type { Package } from '../../src/types.js'
+import { langPkg, tempStore } from '../feeds/helpers.js'
+
+/**
+ * Issue 18: each class of wrong finding, shown on the real record that exposed it. A fresh
+ * store per class holds only the files named, so each answer depends on those records alone.
+ */
+noteSharedMissing('findings on real advisory records')
+
+function storeOf(...paths: string[]) {
+  const t = tempStore()
+  const ready = importFeeds(t.store, paths.map((p) => sharedPath(p)))
+  const ids = async (pkg: Package) => {
+    await ready
+    return matchPackage(t.store, pkg).map((f) => f.id)
+  }
+  return { t, ready, ids }
+}
+
+describe.skipIf(!HAS_SHARED)('OSV ranges whose intervals touch', () => {
+  const { t, ready, ids } = storeOf('advisories/osv/pypi/PYSEC-2022-42972.json', 'advisories/osv/pypi/PYSEC-2023-72.json')
+  beforeAll(() => ready)
+  afterAll(() => t.done())
+
+  it('PYSEC-2022-42972 (apache-iotdb [0.13.0, 0.14.0rc1) listed before [0.12.2, 0.13.0)): 0.12.2 up to the second fix', async () => {
+    expect(await ids(langPkg('PyPI', 'apache-iotdb', '0.12.1'))).toEqual([])
+    for (const v of ['0.12.2', '0.12.6', '0.13.0', '0.13.3']) expect(await ids(langPkg('PyPI', 'apache-iotdb', v))).toEqual(['PYSEC-2022-42972'])
+    expect(await ids(langPkg('PyPI', 'apache-iotdb', '0.14.0'))).toEqual([])
+  })
+
+  it('PYSEC-2023-72 (pyspark [0, 3.1.1), [3.2.0, 3.2.2), [3.1.1, 3.2.0)): everything below 3.2.2', async () => {
+    for (const v of ['3.0.3', '3.1.1', '3.1.3', '3.2.0', '3.2.1']) expect(await ids(langPkg('PyPI', 'pyspark', v))).toEqual(['PYSEC-2023-72'])
+    expect(await ids(langPkg('PyPI', 'pyspark', '3.2.2'))).toEqual([])
+  })
+})
