@@ -12,8 +12,10 @@ const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is
  * One OSV JSON object (schema 1.x) → the advisory model. Yields the record, plus an
  * ERR_FEED_RANGE_UNSUPPORTED note for each range of an unknown type (that range is dropped,
  * the rest of the record is kept). GIT ranges are ignored: they name commits, not versions.
+ * `withdrawn` takes effect once its time has come (`now`, the import's clock): a record
+ * withdrawn in the future still applies, and the first import after that time removes it.
  */
-export function* osvToItems(json: unknown, file: string): Generator<FeedItem> {
+export function* osvToItems(json: unknown, file: string, now: number = Date.now()): Generator<FeedItem> {
   if (!isObj(json) || typeof json.id !== 'string' || json.id === '') {
     yield recordError('ERR_FEED_INVALID', file, 'not an OSV record: no string "id"')
     return
@@ -53,7 +55,7 @@ export function* osvToItems(json: unknown, file: string): Generator<FeedItem> {
   // it would otherwise sort above every real date in `db status` and in delta ordering.
   if (typeof json.modified === 'string' && !Number.isNaN(Date.parse(json.modified))) record.modified = json.modified
   if (typeof json.published === 'string') record.published = json.published
-  if (typeof json.withdrawn === 'string') record.withdrawn = json.withdrawn
+  if (typeof json.withdrawn === 'string' && withdrawnBy(json.withdrawn, now)) record.withdrawn = json.withdrawn
   if (typeof json.summary === 'string') record.summary = json.summary
   if (typeof json.details === 'string') record.details = json.details
   const refs = Array.isArray(json.references) ? json.references.flatMap((r) => (isObj(r) && typeof r.url === 'string' ? [r.url] : [])) : []
@@ -61,6 +63,12 @@ export function* osvToItems(json: unknown, file: string): Generator<FeedItem> {
   const vendor = parseSeverityWord(severityWord(json.database_specific))
   if (vendor) record.vendorSeverity = vendor
   yield { kind: 'record', record }
+}
+
+/** A time that does not parse still withdraws: the feed said so, and only the date is unclear. */
+function withdrawnBy(time: string, now: number): boolean {
+  const at = Date.parse(time)
+  return Number.isNaN(at) || at <= now
 }
 
 function parseEvents(v: unknown): RangeEvent[] | undefined {

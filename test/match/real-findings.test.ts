@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { HAS_SHARED, noteSharedMissing, sharedPath } from '../helpers/shared.js'
+import { osvToItems } from '../../src/feeds/osv.js'
 import { importFeeds, matchPackage } from '../../src/match/index.js'
 import type { Package } from '../../src/types.js'
 import { langPkg, tempStore } from '../feeds/helpers.js'
@@ -34,5 +36,26 @@ describe.skipIf(!HAS_SHARED)('OSV ranges whose intervals touch', () => {
   it('PYSEC-2023-72 (pyspark [0, 3.1.1), [3.2.0, 3.2.2), [3.1.1, 3.2.0)): everything below 3.2.2', async () => {
     for (const v of ['3.0.3', '3.1.1', '3.1.3', '3.2.0', '3.2.1']) expect(await ids(langPkg('PyPI', 'pyspark', v))).toEqual(['PYSEC-2023-72'])
     expect(await ids(langPkg('PyPI', 'pyspark', '3.2.2'))).toEqual([])
+  })
+})
+
+describe.skipIf(!HAS_SHARED)('OSV withdrawn', () => {
+  const { t, ready, ids } = storeOf('advisories/osv/misc/PyPI/PYSEC-2019-156__aquasecurity_trivy-db.json', 'advisories/osv/misc/PyPI/PYSEC-2023-73__aquasecurity_trivy-db.json')
+  beforeAll(() => ready)
+  afterAll(() => t.done())
+
+  it('PYSEC-2019-156 (withdrawn 3001-06-06) is not withdrawn yet: scipy 0.12.0 is affected', async () => {
+    expect(await ids(langPkg('PyPI', 'scipy', '0.12.0'))).toEqual(['PYSEC-2019-156'])
+    expect(await ids(langPkg('PyPI', 'scipy', '0.12.1'))).toEqual([])
+  })
+
+  it('PYSEC-2019-156 is withdrawn by an import after 3001-06-06', () => {
+    const json: unknown = JSON.parse(readFileSync(sharedPath('advisories/osv/misc/PyPI/PYSEC-2019-156__aquasecurity_trivy-db.json'), 'utf8'))
+    const [item] = [...osvToItems(json, 'PYSEC-2019-156.json', Date.parse('3001-06-06T10:37:01Z'))]
+    expect(item?.kind === 'record' && item.record.withdrawn).toBe('3001-06-06T10:37:00Z')
+  })
+
+  it('PYSEC-2023-73 (withdrawn 2023-06-06, redis from 0) stays withdrawn', async () => {
+    expect(await ids(langPkg('PyPI', 'redis', '4.5.0'))).toEqual([])
   })
 })
