@@ -1,6 +1,6 @@
 import semver from 'semver'
 import type { AdvisoryRecord, AffectedEntry, RangeEvent } from '../match/model.js'
-import { cvssBaseScore, parseSeverityWord } from '../match/severity.js'
+import { cvssFromFeed, parseSeverityWord } from '../match/severity.js'
 import { recordError, type FeedItem } from './types.js'
 
 type Json = Record<string, unknown>
@@ -46,7 +46,7 @@ export function* nodejsWgToItems(json: unknown, file: string): Generator<FeedIte
   const cves = Array.isArray(json.cves) ? json.cves.filter((c): c is string => typeof c === 'string') : []
   const record: AdvisoryRecord = { key: id, id, aliases: cves, cvss: [], affected: [entry], source: 'nodejs-wg' }
   if (typeof json.cvss_vector === 'string') {
-    const s = cvssBaseScore(json.cvss_vector)
+    const s = cvssFromFeed(json.cvss_vector, json.cvss_score)
     if (s) record.cvss.push(s)
   }
   const vendor = parseSeverityWord(typeof json.severity === 'string' ? json.severity : undefined)

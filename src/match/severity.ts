@@ -1,6 +1,6 @@
 import cvss from 'ae-cvss-calculator'
 import type { CompiledAdvisory } from './model.js'
-import type { CvssScore, Severity } from './types.js'
+import type { CvssScore, Finding, Severity } from './types.js'
 
 // ae-cvss-calculator is CommonJS: named imports do not resolve under Node ESM.
 const { Cvss2, Cvss3P0, Cvss3P1, Cvss4P0 } = cvss
@@ -32,6 +32,20 @@ export function cvssBaseScore(vector: string): CvssScore | undefined {
   }
 }
 
+/**
+ * A feed's CVSS: the score computed from its vector, else, when the vector does not validate
+ * but says its version and the feed gives a base score (npm security-wg 504 writes `I:U/A:U`
+ * next to `cvss_score: 7.5`), that score, marked `feedScore`.
+ */
+export function cvssFromFeed(vector: string, score: unknown): CvssScore | undefined {
+  const computed = cvssBaseScore(vector)
+  if (computed) return computed
+  const v = vector.trim().replace(/^\((.*)\)$/, '$1')
+  const version = cvssVersion(v)
+  if (!version || typeof score !== 'number' || !Number.isFinite(score) || score < 0 || score > 10) return undefined
+  return { version, vector: v, score, feedScore: true }
+}
+
 const VERSION_RANK: Record<CvssScore['version'], number> = { '4.0': 4, '3.1': 3, '3.0': 2, '2.0': 1 }
 
 /** The preferred score: v4 > v3.1 > v3.0 > v2 (DESIGN.md), first listed within a version. */
@@ -53,10 +67,10 @@ export function severityFromCvss(score: CvssScore): Severity {
 }
 
 /** Vendor severity where the feed has one, else the preferred CVSS score's band. */
-export function severityOf(adv: Pick<CompiledAdvisory, 'vendorSeverity' | 'cvss'>): { severity: Severity; source: 'vendor' | 'cvss' | 'none' } {
+export function severityOf(adv: Pick<CompiledAdvisory, 'vendorSeverity' | 'cvss'>): { severity: Severity; source: Finding['severitySource'] } {
   if (adv.vendorSeverity && adv.vendorSeverity !== 'UNKNOWN') return { severity: adv.vendorSeverity, source: 'vendor' }
   const best = preferredCvss(adv.cvss)
-  if (best) return { severity: severityFromCvss(best), source: 'cvss' }
+  if (best) return { severity: severityFromCvss(best), source: best.feedScore ? 'cvss-score' : 'cvss' }
   return { severity: 'UNKNOWN', source: 'none' }
 }
 

@@ -11,6 +11,8 @@ export interface CvssScore {
   vector: string
   score: number
   source?: string
+  /** The feed's own score, kept because its vector does not validate (the vector is as published). */
+  feedScore?: true
 }
 
 export interface Finding {
@@ -25,8 +27,11 @@ export interface Finding {
   fixedVersions: string[]
   state: FixState
   severity: Severity
-  /** Where the severity came from: `vendor` (the feed's own rating) or `cvss`. */
-  severitySource: 'vendor' | 'cvss' | 'none'
+  /**
+   * Where the severity came from: `vendor` (the feed's own rating), `cvss` (computed from the
+   * vector) or `cvss-score` (the feed's CVSS score, its vector being malformed).
+   */
+  severitySource: 'vendor' | 'cvss' | 'cvss-score' | 'none'
   cvss: CvssScore[]
   epss?: number
   kev?: boolean

@@ -124,6 +124,7 @@ const CDX_SEVERITY: Record<Severity, Enums.Vulnerability.Severity> = {
 const SEVERITY_BASIS: Record<Finding['severitySource'], string | undefined> = {
   vendor: 'the advisory feed\'s own severity',
   cvss: 'computed from the preferred CVSS vector (v4 > v3.1 > v3.0 > v2)',
+  'cvss-score': 'the advisory feed\'s CVSS score (its vector is malformed)',
   none: undefined,
 }
 

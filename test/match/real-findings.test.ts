@@ -59,3 +59,17 @@ describe.skipIf(!HAS_SHARED)('OSV withdrawn', () => {
     expect(await ids(langPkg('PyPI', 'redis', '4.5.0'))).toEqual([])
   })
 })
+
+describe.skipIf(!HAS_SHARED)('a malformed CVSS vector next to a score', () => {
+  const { t, ready } = storeOf('advisories/npm-nodejs-security-wg/vuln/npm/504.json')
+  beforeAll(() => ready)
+  afterAll(() => t.done())
+
+  it('security-wg 504 (statics-server, vector C:H/I:U/A:U, cvss_score 7.5) rates HIGH from the score and says so', () => {
+    const [f] = matchPackage(t.store, langPkg('npm', 'statics-server', '0.0.9'))
+    expect(f?.id).toBe('NSWG-ECO-504')
+    expect(f?.severity).toBe('HIGH')
+    expect(f?.severitySource).toBe('cvss-score')
+    expect(f?.cvss).toEqual([{ version: '3.0', vector: 'CVSS:3.0/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:U/A:U', score: 7.5, feedScore: true }])
+  })
+})
