@@ -4,8 +4,24 @@ import { recordError, type FeedItem } from './types.js'
 type Json = Record<string, unknown>
 const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v)
 
-/** Vulnerability ids inside a secfixes entry; entries sometimes carry two ids or a trailing note. */
-const ID_RE = /\b(?:CVE-\d{4}-\d{4,}|XSA-\d+|GHSA(?:-[23456789cfghjmpqrvwx]{4}){3}|ALPINE-\d+)\b/g
+/**
+ * Vulnerability ids inside a secfixes entry; entries sometimes carry two ids or a trailing note.
+ * `CVE_2019-2426` (v3.10 community, openjdk7) is a typo for the CVE it names.
+ */
+const ID_RE = /\b(?:CVE[-_]\d{4}-\d{4,}|XSA-\d+|GHSA(?:-[23456789cfghjmpqrvwx]{4}){3}|ALPINE-\d+)\b/g
+
+/**
+ * One secfixes entry → (id, aliases) pairs. An entry naming a CVE and an XSA together
+ * (`CVE-2016-6258 XSA-182`) is one vulnerability: the CVE, aliased by the XSA. An entry
+ * without a CVE (`CVE-????-?????  XSA-295`) stands under its own ids.
+ */
+function secfixIds(text: string): { id: string; aliases: string[] }[] {
+  const ids = [...new Set((text.match(ID_RE) ?? []).map((id) => id.replace(/^CVE_/, 'CVE-')))]
+  const cves = ids.filter((id) => id.startsWith('CVE-'))
+  if (cves.length === 0) return ids.map((id) => ({ id, aliases: [] }))
+  const others = ids.filter((id) => !id.startsWith('CVE-'))
+  return cves.map((id) => ({ id, aliases: others }))
+}
 
 /**
  * Alpine secdb (`{distroversion, reponame, packages: [{pkg: {name, secfixes}}]}`) → one record
@@ -37,14 +53,14 @@ export function* alpineSecdbToItems(json: unknown, file: string): Generator<Feed
       if (!Array.isArray(ids)) continue
       for (const text of ids) {
         if (typeof text !== 'string') continue
-        for (const id of text.match(ID_RE) ?? []) {
+        for (const { id, aliases } of secfixIds(text)) {
           // A branch sometimes lists one id under two versions; the first (newest) entry wins.
           if (seen.has(id)) continue
           seen.add(id)
           const record: AdvisoryRecord = {
             key: `${ecosystem}/${pkg.name}/${id}`,
             id,
-            aliases: [],
+            aliases,
             cvss: [],
             affected: [{ ecosystem, name: pkg.name, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: version }] }], versions: [] }],
             source: 'alpine-secdb',

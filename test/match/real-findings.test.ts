@@ -4,7 +4,7 @@ import { HAS_SHARED, noteSharedMissing, sharedPath } from '../helpers/shared.js'
 import { osvToItems } from '../../src/feeds/osv.js'
 import { importFeeds, matchPackage } from '../../src/match/index.js'
 import type { Package } from '../../src/types.js'
-import { langPkg, tempStore } from '../feeds/helpers.js'
+import { langPkg, osPkg, tempStore } from '../feeds/helpers.js'
 
 /**
  * Issue 18: each class of wrong finding, shown on the real record that exposed it. A fresh
@@ -71,5 +71,28 @@ describe.skipIf(!HAS_SHARED)('a malformed CVSS vector next to a score', () => {
     expect(f?.severity).toBe('HIGH')
     expect(f?.severitySource).toBe('cvss-score')
     expect(f?.cvss).toEqual([{ version: '3.0', vector: 'CVSS:3.0/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:U/A:U', score: 7.5, feedScore: true }])
+  })
+})
+
+describe.skipIf(!HAS_SHARED)('Alpine secdb ids', () => {
+  const { t, ready } = storeOf('advisories/alpine-secdb/alpinelinux-alpine-secdb/v3.10/main.json', 'advisories/alpine-secdb/alpinelinux-alpine-secdb/v3.10/community.json')
+  beforeAll(() => ready)
+  afterAll(() => t.done())
+
+  it('CVE_2019-2426 (v3.10 community, openjdk7 7.211.2.6.17-r0) is CVE-2019-2426', () => {
+    const ids = matchPackage(t.store, osPkg('Alpine:v3.10', 'openjdk7', '7.201.2.6.16-r0')).map((f) => f.id)
+    expect(ids).toContain('CVE-2019-2426')
+    expect(ids.filter((id) => id.includes('2019-2426'))).toEqual(['CVE-2019-2426'])
+  })
+
+  it('"CVE-2016-6258 XSA-182" (v3.10 main, xen 4.7.0-r0) is one finding, the CVE aliased by the XSA', () => {
+    const findings = matchPackage(t.store, osPkg('Alpine:v3.10', 'xen', '4.6.3-r0'))
+    expect(findings.map((f) => f.id).filter((id) => id === 'XSA-182' || id === 'XSA-196')).toEqual([])
+    expect(findings.find((f) => f.id === 'CVE-2016-6258')?.aliases).toEqual(['XSA-182'])
+    // One XSA naming two CVEs stays two vulnerabilities.
+    expect(findings.filter((f) => f.aliases.includes('XSA-196')).map((f) => f.id)).toEqual(['CVE-2016-9377', 'CVE-2016-9378'])
+    // Entries with no CVE (`XSA-207`; `CVE-????-?????  XSA-295`, 4.12.1-r0) stand under the XSA.
+    expect(findings.map((f) => f.id)).toContain('XSA-207')
+    expect(matchPackage(t.store, osPkg('Alpine:v3.10', 'xen', '4.12.0-r2')).map((f) => f.id)).toEqual(['XSA-295'])
   })
 })
