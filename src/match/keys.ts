@@ -60,11 +60,18 @@ function normalizeUncached(ecosystem: string): string {
   }
 }
 
-/** PyPI names are case- and separator-insensitive (PEP 503); Go stdlib is spelled `stdlib` by vulndb. */
+/**
+ * PyPI names are case- and separator-insensitive (PEP 503). npm names are compared in lower
+ * case: new names must be lower case (validate-npm-package-name), so a capital is an advisory's
+ * spelling or a legacy name (JSONStream) and lowering both sides still meets it; security-wg
+ * writes `jQuery` (496) and `Morris.js` (307) for the packages npm and purls spell `jquery` and
+ * `morris.js`.
+ */
 export function normalizePackageName(ecosystem: string, name: string): string {
   switch (ecosystem) {
     case 'PyPI':
       return name.toLowerCase().replace(/[-_.]+/g, '-')
+    case 'npm':
     case 'NuGet':
     case 'Packagist':
       return name.toLowerCase()

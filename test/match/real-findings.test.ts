@@ -96,3 +96,37 @@ describe.skipIf(!HAS_SHARED)('Alpine secdb ids', () => {
     expect(matchPackage(t.store, osPkg('Alpine:v3.10', 'xen', '4.12.0-r2')).map((f) => f.id)).toEqual(['XSA-295'])
   })
 })
+
+describe.skipIf(!HAS_SHARED)('npm security-wg advisories', () => {
+  const dir = 'advisories/npm-nodejs-security-wg/vuln/npm'
+  const { t, ready, ids } = storeOf(`${dir}/357.json`, `${dir}/496.json`, `${dir}/307.json`, `${dir}/49.json`, `${dir}/8.json`)
+  beforeAll(() => ready)
+  afterAll(() => t.done())
+
+  it('357 (mqtt vulnerable >=2.0.0, patched >=2.15.0): patched versions are not reported', async () => {
+    expect(await ids(langPkg('npm', 'mqtt', '2.14.9'))).toEqual(['NSWG-ECO-357'])
+    expect(await ids(langPkg('npm', 'mqtt', '2.15.0'))).toEqual([])
+    expect(await ids(langPkg('npm', 'mqtt', '4.3.7'))).toEqual([])
+    expect(matchPackage(t.store, langPkg('npm', 'mqtt', '2.0.0'))[0]?.fixedVersions).toEqual(['2.15.0'])
+  })
+
+  it('496 (module_name jQuery, <3.4.0) and 307 (Morris.js) match the lower-case npm package', async () => {
+    expect(await ids(langPkg('npm', 'jquery', '3.3.1'))).toEqual(['NSWG-ECO-496'])
+    expect(await ids(langPkg('npm', 'jquery', '3.4.0'))).toEqual([])
+    expect(await ids(langPkg('npm', 'morris.js', '0.5.0'))).toEqual(['NSWG-ECO-307'])
+  })
+
+  it('49 (mapbox.js "< 2.1.7 > 2.0.0"): the lower bound > 2.0.0 leaves 2.0.0 out', async () => {
+    expect(await ids(langPkg('npm', 'mapbox.js', '1.6.4'))).toEqual(['NSWG-ECO-49'])
+    expect(await ids(langPkg('npm', 'mapbox.js', '2.0.0'))).toEqual([])
+    expect(await ids(langPkg('npm', 'mapbox.js', '2.0.1'))).toEqual(['NSWG-ECO-49'])
+    expect(await ids(langPkg('npm', 'mapbox.js', '2.1.7'))).toEqual([])
+  })
+
+  it('8 (express "<3.11 || >= 4 <4.5", patched ">=3.11 <4 || >=4.5"): both spans, fixed at 3.11.0 and 4.5.0', async () => {
+    expect(matchPackage(t.store, langPkg('npm', 'express', '3.10.9')).map((f) => [f.id, f.fixedVersions])).toEqual([['NSWG-ECO-8', ['3.11.0', '4.5.0']]])
+    expect(await ids(langPkg('npm', 'express', '3.21.2'))).toEqual([])
+    expect(await ids(langPkg('npm', 'express', '4.4.9'))).toEqual(['NSWG-ECO-8'])
+    expect(await ids(langPkg('npm', 'express', '4.5.0'))).toEqual([])
+  })
+})
