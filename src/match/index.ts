@@ -25,6 +25,7 @@ export type RecordErrorCode =
   | 'ERR_FEED_RECORD_TOO_LARGE' // a record (or zip entry) is over the size limit
   | 'ERR_FEED_RANGE_UNSUPPORTED' // a range type other than ECOSYSTEM/SEMVER/GIT (GIT is ignored silently)
   | 'ERR_FEED_UNREADABLE' // the file could not be read (missing, permissions, truncated zip)
+  | 'ERR_FEED_DUPLICATE_ID' // a second copy of a record key in one import; one copy is kept (feeds/import.ts)
 
 export interface RecordError {
   code: RecordErrorCode
@@ -62,6 +63,8 @@ export interface ImportReport {
   unchanged: number
   withdrawn: number
   skipped: number
+  /** Copies of a record key beyond the first in this import (each is also an ERR_FEED_DUPLICATE_ID error). */
+  duplicates?: number
   errors: RecordError[]
   /** EPSS / KEV rows applied (exploit data is not advisory records). */
   exploit: { epss: number; kev: number; changedCves: string[] }
