@@ -245,7 +245,8 @@ export function mutateRecord(rec: OsvRecord, pools: Pools, rng: Rng, stamp: stri
   copy.modified = stamp
   const roll = rng()
   if (roll < 0.25) {
-    copy.withdrawn = stamp
+    // In the past whatever the stamp: a withdrawn time still to come is not in force yet.
+    copy.withdrawn = '2024-01-01T00:00:00Z'
     return copy
   }
   for (const a of copy.affected ?? []) {

@@ -22,7 +22,7 @@ describe.skipIf(!HAS_SHARED)('findings of advisories that left a key', () => {
       const holders = inventories.filter((inv) => imageFindings(t.store, inv.image.digest)!.some((f) => f.id === hit.r.id))
       expect(holders.length).toBeGreaterThan(1)
 
-      const report = await importRecords(t, [{ ...hit.r, modified: '2031-01-01T00:00:00Z', withdrawn: '2031-01-01T00:00:00Z' }], 'withdraw')
+      const report = await importRecords(t, [{ ...hit.r, modified: '2031-01-01T00:00:00Z', withdrawn: '2025-01-01T00:00:00Z' }], 'withdraw')
       expect(report.delta.packageKeys.length).toBeGreaterThan(0)
       const departed = report.delta.packageKeys.map((k) => t.store.departed.get(k) as string[] | undefined)
       expect(departed.every((ids) => ids?.includes(hit.r.id))).toBe(true)
