@@ -1,7 +1,7 @@
 import type { Store } from '../store/env.js'
 import { readCache, readCompiled, type ReadCache } from '../store/advisories.js'
 import type { OsInfo, Package } from '../types.js'
-import { affectedKeys } from './keys.js'
+import { advisoryVersion, affectedKeys } from './keys.js'
 import { affects, toFinding } from './matcher.js'
 import type { CompiledAdvisory } from './model.js'
 import type { Finding } from './types.js'
@@ -149,6 +149,7 @@ export function matchChanged(
   const ids = new Set<string>()
   const picked: Finding[] = []
   const keys = affectedKeys(pkg, os)
+  const version = advisoryVersion(pkg, os)
   const lists = keys.map((key) => readCompiled(store, key, cache))
   const indexed = lists.map(indexOf)
   for (const f of oldPicks) ids.add(f.id)
@@ -160,7 +161,7 @@ export function matchChanged(
   for (const adv of component) {
     ids.add(adv.id)
     if (seenIds.has(adv.id) || seenAliases.has(adv.id) || adv.aliases.some((a) => seenIds.has(a))) continue
-    if (!affects(adv, pkg.version)) continue
+    if (!affects(adv, version)) continue
     seenIds.add(adv.id)
     for (const a of adv.aliases) seenAliases.add(a)
     picked.push(toFinding(store, cache, adv, pkg))

@@ -11,7 +11,7 @@ import type { Finding } from './types.js'
 
 export type { Finding, Severity, FixState, CvssScore } from './types.js'
 export type { AdvisoryRecord, AffectedEntry, CompiledAdvisory } from './model.js'
-export { affectedKeys, storeKey, splitStoreKey, normalizePackageName, normalizeEcosystem } from './keys.js'
+export { advisoryVersion, affectedKeys, storeKey, splitStoreKey, normalizePackageName, normalizeEcosystem } from './keys.js'
 export { matchPackage, matchInventory } from './matcher.js'
 export { severityOf, cvssBaseScore } from './severity.js'
 export { riskScore, type RiskInput } from './risk.js'

@@ -1,4 +1,5 @@
 import type { OsInfo, Package } from '../types.js'
+import { schemeForEcosystem } from '../versions/ecosystems.js'
 
 /**
  * Store keys are `ecosystem\0name` with both parts normalised the same way on import and on
@@ -99,4 +100,20 @@ export function affectedKeys(pkg: Pick<Package, 'ecosystem' | 'name' | 'source'>
   if (!eco) return []
   const name = isDistroEcosystem(eco) ? (pkg.source?.name || pkg.name) : pkg.name
   return [storeKey(eco, name)]
+}
+
+/**
+ * The version a package's advisories are written against. Distro advisories name source
+ * packages at source versions ("fixed in util-linux 2.38.1-5+deb12u3"), so an OS package is
+ * compared by its source version where it has one: bsdutils `1:2.38.1-5+deb12u1` (a binary-only
+ * epoch) is util-linux `2.38.1-5+deb12u1`, a binNMU `3.18+b1` is `3.18`. An rpm source rpm's file
+ * name carries no epoch; the binary's epoch is the source's (Trivy's rpm analyzer takes it so too).
+ */
+export function advisoryVersion(pkg: Pick<Package, 'ecosystem' | 'version' | 'source' | 'epoch'>, os?: OsInfo): string {
+  const source = pkg.source?.version
+  if (!source) return pkg.version
+  const eco = packageEcosystem(pkg, os)
+  if (!isDistroEcosystem(eco)) return pkg.version
+  if (pkg.epoch && !source.includes(':') && schemeForEcosystem(eco) === 'rpm') return `${pkg.epoch}:${source}`
+  return source
 }

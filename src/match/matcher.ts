@@ -2,7 +2,7 @@ import type { Store } from '../store/env.js'
 import { readCache, readCompiled, readExploit, type ReadCache } from '../store/advisories.js'
 import type { Inventory, OsInfo, Package } from '../types.js'
 import { comparatorFor } from './compare.js'
-import { affectedKeys } from './keys.js'
+import { advisoryVersion, affectedKeys } from './keys.js'
 import type { CompiledAdvisory } from './model.js'
 import { inRange } from './ranges.js'
 import { riskScore } from './risk.js'
@@ -26,11 +26,12 @@ function matchWith(store: Store, cache: ReadCache, pkg: Package, os?: OsInfo): F
   // Allocated on the first finding only: most packages have none, and this runs per package.
   let seenIds: Set<string> | undefined
   let seenAliases: Set<string> | undefined
+  const version = advisoryVersion(pkg, os)
   for (const key of affectedKeys(pkg, os)) {
     for (const adv of readCompiled(store, key, cache)) {
       // One vulnerability published under several ids (GO-… aliasing GHSA-…) is reported once.
       if (seenIds && (seenIds.has(adv.id) || seenAliases!.has(adv.id) || adv.aliases.some((a) => seenIds!.has(a)))) continue
-      if (!affects(adv, pkg.version)) continue
+      if (!affects(adv, version)) continue
       seenIds ??= new Set()
       seenAliases ??= new Set()
       seenIds.add(adv.id)

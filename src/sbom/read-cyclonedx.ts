@@ -6,7 +6,8 @@ import { invalid, type SbomEntries, type SbomEntry } from './read-types.js'
  * anything that is not the shape the spec gives is ERR_SBOM_INVALID.
  */
 
-const FACT_PREFIXES = ['vigil:', 'aquasecurity:trivy:']
+/** Property prefixes read as facts; Syft's keep a `syft:` prefix so its names stay apart from Vigil's. */
+const FACT_PREFIXES: readonly (readonly [prefix: string, key: string])[] = [['vigil:', ''], ['aquasecurity:trivy:', ''], ['syft:metadata:', 'syft:']]
 const MAX_DEPTH = 64
 
 type Json = Record<string, unknown>
@@ -19,9 +20,9 @@ export function factsOf(properties: unknown, name: string, where: string): Map<s
   for (const p of properties) {
     if (!isObject(p) || typeof p.name !== 'string') throw invalid(name, `${where}: a property has no name`)
     if (typeof p.value !== 'string') continue
-    const prefix = FACT_PREFIXES.find((x) => (p.name as string).startsWith(x))
+    const prefix = FACT_PREFIXES.find(([x]) => (p.name as string).startsWith(x))
     if (!prefix) continue
-    const key = p.name.slice(prefix.length)
+    const key = prefix[1] + p.name.slice(prefix[0].length)
     const list = facts.get(key)
     if (list) list.push(p.value)
     else facts.set(key, [p.value])

@@ -6,6 +6,7 @@ import { VigilError } from '../errors.js'
 import { isDigest, type Digest, type ImageInfo, type Inventory, type OsInfo, type Package, type SourcePackage } from '../types.js'
 import { LANGUAGE_PURL_TYPES, OS_PURL_TYPES, languagePackageName, osEcosystem, osFromPurl } from './ecosystems.js'
 import { parsePurl } from './purl.js'
+import { splitSourceRpm } from '../analyzers/rpm.js'
 import { readCycloneDxEntries } from './read-cyclonedx.js'
 import { readSpdxEntries } from './read-spdx.js'
 import { invalid, type SbomEntries, type SbomEntry } from './read-types.js'
@@ -176,7 +177,11 @@ function toPackage(entry: SbomEntry, purl: PackageURL, os: OsInfo | undefined): 
   }
 }
 
-/** Vigil's facts, else Trivy's SrcName/SrcVersion/SrcRelease/SrcEpoch, else purl qualifiers. */
+/**
+ * Vigil's facts, else Trivy's SrcName/SrcVersion/SrcRelease/SrcEpoch, else Syft's metadata
+ * (deb `source`/`sourceVersion`, apk `originPackage`, rpm `sourceRpm`), else purl qualifiers.
+ * The source version is what distro advisories are compared with (match/keys.ts advisoryVersion).
+ */
 function sourceOf(entry: SbomEntry, purl: PackageURL, isOs: boolean): SourcePackage | undefined {
   const f = entry.facts
   const vigilName = first(f, 'source:name')
@@ -190,6 +195,8 @@ function sourceOf(entry: SbomEntry, purl: PackageURL, isOs: boolean): SourcePack
     if (version && epoch && epoch !== '0') version = `${epoch}:${version}`
     return { name: trivyName, ...(version ? { version } : {}) }
   }
+  const syft = syftSource(f, purl.version ?? entry.version)
+  if (syft) return syft
   if (entry.source) return entry.source
   if (!isOs) return undefined
   // apk purls name the origin; deb purls from osv-scalibr use `source`, the purl spec `upstream`.
@@ -199,4 +206,18 @@ function sourceOf(entry: SbomEntry, purl: PackageURL, isOs: boolean): SourcePack
   // syft writes `upstream=openssl@3.0.11-1` when the source version differs from the binary's.
   const at = qualified.indexOf('@')
   return at > 0 ? { name: qualified.slice(0, at), version: qualified.slice(at + 1) } : { name: qualified }
+}
+
+function syftSource(f: Map<string, string[]>, binaryVersion: string | undefined): SourcePackage | undefined {
+  const rpm = first(f, 'syft:sourceRpm')
+  if (rpm) return splitSourceRpm(rpm)
+  const deb = first(f, 'syft:source')
+  // Syft writes sourceVersion only where it differs from the binary's (a binNMU, a binary-only epoch).
+  if (deb) {
+    const version = first(f, 'syft:sourceVersion') ?? binaryVersion
+    return { name: deb, ...(version ? { version } : {}) }
+  }
+  const origin = first(f, 'syft:originPackage')
+  if (origin) return { name: origin, ...(binaryVersion ? { version: binaryVersion } : {}) }
+  return undefined
 }
