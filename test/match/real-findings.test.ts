@@ -130,3 +130,18 @@ describe.skipIf(!HAS_SHARED)('npm security-wg advisories', () => {
     expect(await ids(langPkg('npm', 'express', '4.5.0'))).toEqual([])
   })
 })
+
+describe.skipIf(!HAS_SHARED)('where Vigil differs from other scanners on purpose (docs/matching.md)', () => {
+  const { t, ready, ids } = storeOf('advisories/npm-nodejs-security-wg/vuln/npm/496.json', 'advisories/osv/misc/npm/GHSA-75v8-2h7p-7m2m__aquasecurity_trivy-db.json')
+  beforeAll(() => ready)
+  afterAll(() => t.done())
+
+  it('a pre-release before the fix is affected: jquery 3.4.0-rc.1 under 496 "<3.4.0"', async () => {
+    expect(await ids(langPkg('npm', 'jquery', '3.4.0-rc.1'))).toEqual(['NSWG-ECO-496'])
+  })
+
+  it('a GHSA range with no fix stays open past last_known_affected_version_range: formidable 2.1.5 under GHSA-75v8-2h7p-7m2m', async () => {
+    expect(await ids(langPkg('npm', 'formidable', '2.1.5'))).toEqual(['GHSA-75v8-2h7p-7m2m'])
+    expect(await ids(langPkg('npm', 'formidable', '2.0.1'))).toEqual([])
+  })
+})
