@@ -32,9 +32,10 @@ function wins(a: Copy, b: Copy): boolean {
  *
  * One key may come in more than one copy (the same OSV id in two files with different content).
  * The import keeps one by `wins` whatever the file order, reports each other copy as
- * ERR_FEED_DUPLICATE_ID, and so importing the same paths again changes nothing. A copy that
- * loses to the stored record is held back until the end of the import: if the copy that beats it
- * comes later it is never written, and if none comes it is written then (the feed changed).
+ * ERR_FEED_DUPLICATE_ID, and so importing the same paths again changes nothing. A copy with the
+ * stored record's `modified` that loses to it on content is held back until the end of the
+ * import: if the copy that beats it comes later it is never written, and if none comes it is
+ * written then (the feed changed).
  */
 export async function importFeeds(store: Store, paths: readonly string[], opts: ImportOptions = {}): Promise<ImportReport> {
   const started = performance.now()
@@ -76,8 +77,10 @@ export async function importFeeds(store: Store, paths: readonly string[], opts: 
       else queue(record)
       return
     }
+    // Only a tie on `modified` is held: an older copy the store keeps out anyway (store/advisories.ts),
+    // so re-importing an old snapshot holds nothing in memory.
     const stored = store.advisoryRecords.get(record.key) as StoredRecord | undefined
-    const hold = stored !== undefined && stored.fingerprint !== copy.fingerprint && wins(copyOf(stored, stored.fingerprint), copy)
+    const hold = stored !== undefined && stored.modified === copy.modified && stored.fingerprint > copy.fingerprint
     copies.set(record.key, { ...copy, file: currentFile, held: hold })
     if (hold) held.set(record.key, record)
     else queue(record)

@@ -21,7 +21,7 @@ function tieRank(e: RangeEvent): number {
 }
 
 /** The spec's event order: `introduced: 0` first, then by version, ties by TIE_RANK. */
-export function sortEvents(events: readonly RangeEvent[], cmp: Compare): RangeEvent[] {
+function sortEvents(events: readonly RangeEvent[], cmp: Compare): RangeEvent[] {
   return [...events].sort((a, b) => {
     if (a.introduced === '0') return b.introduced === '0' ? 0 : -1
     if (b.introduced === '0') return 1
