@@ -16,9 +16,11 @@ const registration = {
   url: env.SCANNER_URL || 'http://vigil:8080',
   auth: 'Bearer',
   access_credential: token,
-  // Harbor then hands Vigil its internal registry address (http://core:8080), reachable on
-  // Harbor's network without Harbor's external TLS certificate.
-  use_internal_addr: true,
+  // Harbor then hands Vigil its internal registry address (http://core:8080 under Harbor's
+  // installer), reachable on Harbor's network without Harbor's external TLS certificate. Off
+  // where Vigil cannot resolve that name (another Kubernetes namespace): Harbor then sends its
+  // external URL.
+  use_internal_addr: (env.SCANNER_INTERNAL_ADDR ?? 'true') !== 'false',
   disabled: false,
 }
 const makeDefault = (env.SCANNER_DEFAULT ?? 'true') !== 'false'

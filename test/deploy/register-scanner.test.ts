@@ -109,8 +109,9 @@ describe('register-scanner.mjs', () => {
     expect(out).toContain(`updated scanner "Vigil" (${first})`)
   })
 
-  test('SCANNER_DEFAULT=false leaves Harbor\'s default scanner alone', async () => {
-    expect((await run({ SCANNER_DEFAULT: 'false' })).code).toBe(0)
+  test('SCANNER_DEFAULT=false leaves Harbor\'s default scanner alone; SCANNER_INTERNAL_ADDR=false asks for Harbor\'s external URL', async () => {
+    expect((await run({ SCANNER_DEFAULT: 'false', SCANNER_INTERNAL_ADDR: 'false' })).code).toBe(0)
+    expect(scanners.find((s) => s.name === 'Vigil')!.use_internal_addr).toBe(false)
     expect(scanners.find((s) => s.name === 'Trivy')!.is_default).toBe(true)
     expect(seen.some((s) => s.method === 'PATCH')).toBe(false)
   })
