@@ -13,6 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { JOBS_CONSUMER, STREAMS } from '../../src/daemon/subjects.js'
 import { ensureBuilt } from '../layers/ensure-built.js'
 import { NATS_SERVER_BIN, noteNatsMissing } from '../helpers/nats.js'
 import { freePort } from '../helpers/registry.js'
@@ -165,6 +166,8 @@ describe.skipIf(!NATS_SERVER_BIN)('the Kubernetes NATS cluster and Vigil on it, 
         return info.config.num_replicas === 3 && (info.cluster?.replicas ?? []).filter((r) => r.current).length === 2
       })
     }
+    // Consumers created without a replica count follow their stream: the shared work queue's too.
+    await until(`${JOBS_CONSUMER} on three servers`, async () => ((await jsm.consumers.info(STREAMS.jobs, JOBS_CONSUMER)).cluster?.replicas ?? []).length === 2)
   }, 120_000)
 
   test('with one NATS node killed, every stream keeps a leader and Vigil stays (or becomes again) ready', async () => {
