@@ -32,7 +32,13 @@ describe('docs/deploy.md and docs/harbor.md name what exists', () => {
       return existsSync(gitignore) && readFileSync(gitignore, 'utf8').split('\n').includes(basename(path))
     }
     for (const path of paths) expect(existsSync(join(ROOT, path)) || ignored(path), path).toBe(true)
-    for (const link of [...`${deployDoc}\n${harborDoc}`.matchAll(/\]\(([a-z-]+\.md)(?:#[a-z0-9-]+)?\)/g)].map((m) => m[1]!)) expect(existsSync(join(ROOT, 'docs', link)), link).toBe(true)
+    for (const [, file, anchor] of `${deployDoc}\n${harborDoc}`.matchAll(/\]\(([a-z-]+\.md)(?:#([a-z0-9-]+))?\)/g)) {
+      expect(existsSync(join(ROOT, 'docs', file!)), file).toBe(true)
+      if (!anchor) continue
+      // GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens.
+      const headings = [...readFileSync(join(ROOT, 'docs', file!), 'utf8').matchAll(/^#+ (.+)$/gm)].map((m) => m[1]!.toLowerCase().replace(/[^a-z0-9 -]/g, '').replace(/ /g, '-'))
+      expect(headings, `${file}#${anchor}`).toContain(anchor)
+    }
   })
 
   test('the file table of §3 lists exactly the kustomization and its resources', () => {
