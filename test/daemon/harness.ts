@@ -53,6 +53,8 @@ export interface DaemonOptions {
   dataDir?: string
   args?: string[]
   env?: NodeJS.ProcessEnv
+  /** Resolve once the process is spawned instead of when it pulls jobs (default true: wait). */
+  waitReady?: boolean
 }
 
 export async function tempDir(prefix: string): Promise<string> {
@@ -113,7 +115,7 @@ export async function startDaemonProcess(opts: DaemonOptions): Promise<DaemonPro
       return exited
     },
   }
-  await waitFor((l) => l.msg === 'pulling jobs', 30_000)
+  if (opts.waitReady !== false) await waitFor((l) => l.msg === 'pulling jobs', 30_000)
   return proc
 }
 
