@@ -12,7 +12,7 @@ import { openStore, type Store } from '../store/env.js'
 import { clusterServers, connectBroker, untilAvailable, type Broker } from './broker.js'
 import { resolveReplicas, type DaemonConfig } from './config.js'
 import { followFeed, type FeedFollower } from './feed.js'
-import { followInventories, type InventoryFollower } from './inventory-log.js'
+import { followInventories, reconcileInventories, scheduleReconcile, type InventoryFollower } from './inventory-log.js'
 import { JobLedger } from './ledger.js'
 import type { Logger } from './logger.js'
 import { publishFindingsChanged } from './results.js'
@@ -140,6 +140,7 @@ export async function startDaemon(config: Readonly<DaemonConfig>, log: Logger): 
     caughtUp = true
     log.info({ inventories: rebuilt.seen, indexed: rebuilt.indexed, ms: Math.round(performance.now() - started), replica: config.replicaId }, 'index caught up with VIGIL_INVENTORY and VIGIL_FEED; ready')
 
+    const reconciler = scheduleReconcile((signal) => reconcileInventories(js, jsm, store, maxPayload(), log, signal), config.reconcileMs, log)
     worker.start(await untilAvailable(`the ${JOBS_CONSUMER} consumer`, () => js.consumers.get(STREAMS.jobs, JOBS_CONSUMER), log))
     log.info({ concurrency: config.concurrency, workers: config.workers }, 'pulling jobs')
 
@@ -155,6 +156,7 @@ export async function startDaemon(config: Readonly<DaemonConfig>, log: Logger): 
         // Each step runs even when an earlier one fails: an embedded nats-server must not outlive us.
         const steps: [string, () => Promise<unknown> | void][] = [
           ['jobs', () => worker.stop(config.graceMs)],
+          ['reconcile', () => reconciler.stop()],
           ['feed', () => feed.stop()],
           ['inventory', () => inventories.stop()],
           ['http', () => http?.close()],

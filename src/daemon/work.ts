@@ -9,7 +9,7 @@ import { decodeBytes, encodingOf, salvageJobId, validate, type Encoding, type Re
 import { doneResult, failedResult, publishFindingsChanged, publishReassessResult, publishScanResult } from './results.js'
 import { runReassess } from './reassess.js'
 import { runScan, type ScanContext } from './scan.js'
-import { publishInventory } from './inventory-log.js'
+import { recordInventory } from './inventory-log.js'
 import { SUBJECTS } from './subjects.js'
 
 export interface WorkDeps {
@@ -154,7 +154,7 @@ export class JobWorker {
     const { js, ledger } = this.deps
     const outcome = await runScan(this.deps.scan, job, signal)
     // The inventory goes to the system of record before anyone is told the scan is done.
-    if (!outcome.fromStore) await publishInventory(js, this.deps.maxPayload(), outcome.inventory)
+    await recordInventory(js, this.deps.maxPayload(), outcome)
     const result = { ...doneResult(job.id, outcome.target, outcome.inventory, outcome.findings, outcome.fromStore, deliveries), replica: this.deps.config.replicaId }
     // Tell no one before it is on disk: `flushed` also covers lmdb-js's batched async writes (docs/storage.md).
     await this.deps.scan.store.root.flushed
