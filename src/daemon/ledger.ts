@@ -30,16 +30,21 @@ export class JobLedger {
   }
 
   async get(jobId: string): Promise<LedgerEntry | undefined> {
-    const entry = await this.kv.get(JobLedger.key(jobId))
-    if (!entry || entry.operation !== 'PUT' || entry.length === 0) return undefined
-    try {
-      return entry.json<LedgerEntry>()
-    } catch {
-      return undefined
-    }
+    return readJsonEntry<LedgerEntry>(this.kv, JobLedger.key(jobId))
   }
 
   async record(jobId: string, entry: LedgerEntry): Promise<void> {
     await this.kv.put(JobLedger.key(jobId), JSON.stringify(entry))
+  }
+}
+
+/** A KV entry's JSON value; undefined when absent, deleted or unreadable (then the caller starts afresh). */
+export async function readJsonEntry<T>(kv: KV, key: string): Promise<T | undefined> {
+  const entry = await kv.get(key)
+  if (!entry || entry.operation !== 'PUT' || entry.length === 0) return undefined
+  try {
+    return entry.json<T>()
+  } catch {
+    return undefined
   }
 }

@@ -3,7 +3,7 @@ import type { JetStreamClient } from '@nats-io/jetstream'
 import { Kvm, type KV } from '@nats-io/kv'
 import { reassessKeys, reassessmentKeys, type FindingsChanged } from '../assess/index.js'
 import type { Store } from '../store/env.js'
-import { JobLedger } from './ledger.js'
+import { JobLedger, readJsonEntry } from './ledger.js'
 import type { Logger } from './logger.js'
 import type { ReassessJob } from './messages.js'
 import { LEDGER_TTL_MS, REASSESS_BUCKET } from './subjects.js'
@@ -60,13 +60,7 @@ export class ReassessProgressBook {
   }
 
   async get(jobId: string): Promise<ReassessProgress | undefined> {
-    const entry = await this.kv.get(JobLedger.key(jobId))
-    if (!entry || entry.operation !== 'PUT' || entry.length === 0) return undefined
-    try {
-      return entry.json<ReassessProgress>()
-    } catch {
-      return undefined
-    }
+    return readJsonEntry<ReassessProgress>(this.kv, JobLedger.key(jobId))
   }
 
   async put(jobId: string, progress: ReassessProgress): Promise<void> {
