@@ -11,13 +11,14 @@ import { loadSecretKey } from '../secrets.js'
 import { openStore, type Store } from '../store/env.js'
 import { clusterServers, connectBroker, untilAvailable, type Broker } from './broker.js'
 import { resolveReplicas, type DaemonConfig } from './config.js'
+import { FeedAnnouncer } from './announcer.js'
 import { followFeed, type FeedFollower } from './feed.js'
 import { followInventories, reconcileInventories, scheduleReconcile, type InventoryFollower } from './inventory-log.js'
 import { JobLedger } from './ledger.js'
 import type { Logger } from './logger.js'
 import { publishFindingsChanged } from './results.js'
 import { openAliases } from './scan.js'
-import { ensureTopology, JOBS_CONSUMER, LEDGER_BUCKET, STREAMS, SUBJECTS } from './subjects.js'
+import { ANNOUNCER_BUCKET, ensureTopology, JOBS_CONSUMER, LEDGER_BUCKET, STREAMS, SUBJECTS } from './subjects.js'
 import { JobWorker } from './work.js'
 
 export interface Daemon {
@@ -124,13 +125,18 @@ export async function startDaemon(config: Readonly<DaemonConfig>, log: Logger): 
 
     const started = performance.now()
     log.debug('following VIGIL_INVENTORY and VIGIL_FEED')
+    const announcer = await untilAvailable(`the ${ANNOUNCER_BUCKET} bucket`, () => FeedAnnouncer.open(js, config.replicaId, log), log)
     const inventories: InventoryFollower = await untilAvailable(`the ${STREAMS.inventory} stream`, () => followInventories(js, jsm, store, log, (n) => (metrics.inventoriesReplicated += n)), log)
     const feed: FeedFollower = await untilAvailable(`this replica's consumer on ${STREAMS.feed}`, () => followFeed({
       js, jsm, store, log, replicaId: config.replicaId, maxMessageBytes: config.maxMessageBytes,
-      announce: () => caughtUp,
-      onApplied: (a) => {
+      // One replica announces (announcer.ts): the follower itself never publishes events.
+      announce: () => false,
+      onApplied: (a, delta) => {
         metrics.feedDeltas++
-        if (caughtUp) metrics.findingsEvents += a.events.length
+        // A replica catching up applies old deltas silently: they were announced when new.
+        if (!caughtUp) return
+        announcer.applied(delta.seq, a.events, delta.encoding)
+        if (announcer.leads()) metrics.findingsEvents += a.events.length
       },
       deadLetter: (m, e) => deadLetter(m, e),
     }), log)
@@ -140,6 +146,7 @@ export async function startDaemon(config: Readonly<DaemonConfig>, log: Logger): 
     caughtUp = true
     log.info({ inventories: rebuilt.seen, indexed: rebuilt.indexed, ms: Math.round(performance.now() - started), replica: config.replicaId }, 'index caught up with VIGIL_INVENTORY and VIGIL_FEED; ready')
 
+    announcer.start()
     const reconciler = scheduleReconcile((signal) => reconcileInventories(js, jsm, store, maxPayload(), log, signal), config.reconcileMs, log)
     worker.start(await untilAvailable(`the ${JOBS_CONSUMER} consumer`, () => js.consumers.get(STREAMS.jobs, JOBS_CONSUMER), log))
     log.info({ concurrency: config.concurrency, workers: config.workers }, 'pulling jobs')
@@ -158,6 +165,7 @@ export async function startDaemon(config: Readonly<DaemonConfig>, log: Logger): 
           ['jobs', () => worker.stop(config.graceMs)],
           ['reconcile', () => reconciler.stop()],
           ['feed', () => feed.stop()],
+          ['announcer', () => announcer.stop()],
           ['inventory', () => inventories.stop()],
           ['http', () => http?.close()],
           ['nats', () => ownedBroker.close()],

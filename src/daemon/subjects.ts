@@ -33,6 +33,8 @@ export const feedConsumerName = (replicaId: string) => `vigil-feed-${replicaId}`
 export const LEDGER_BUCKET = 'vigil-job-ledger'
 /** How far a re-assess job got (KV), so a redelivery after a crash resumes instead of starting over. */
 export const REASSESS_BUCKET = 'vigil-reassess-progress'
+/** Which replica announces feed deltas' FindingsChanged, and up to which delta (KV; announcer.ts). */
+export const ANNOUNCER_BUCKET = 'vigil-announcer'
 
 const DAY_MS = 24 * 3_600_000
 export const LEDGER_TTL_MS = 7 * DAY_MS
@@ -45,6 +47,8 @@ export const LEDGER_TTL_MS = 7 * DAY_MS
 const buckets = (): { name: string; ttlMs: number }[] => [
   { name: LEDGER_BUCKET, ttlMs: LEDGER_TTL_MS },
   { name: REASSESS_BUCKET, ttlMs: LEDGER_TTL_MS },
+  // Two keys, rewritten all the time; no age limit (an expired mark would re-announce old deltas).
+  { name: ANNOUNCER_BUCKET, ttlMs: 0 },
   { name: SCANS_BUCKET, ttlMs: SCAN_TTL_MS },
 ]
 /** The stream behind a KV bucket. */
@@ -100,7 +104,7 @@ export async function ensureTopology(js: JetStreamClient, jsm: JetStreamManager,
   const kvm = new Kvm(js)
   for (const bucket of buckets()) {
     // Creates the bucket when missing; an existing one is opened as it is and scaled below.
-    await kvm.create(bucket.name, { history: 1, ttl: bucket.ttlMs, replicas: want.replicas })
+    await kvm.create(bucket.name, { history: 1, ...(bucket.ttlMs > 0 ? { ttl: bucket.ttlMs } : {}), replicas: want.replicas })
     await scaleStream(jsm, await jsm.streams.info(bucketStream(bucket.name)), want, log)
   }
   await ensureConsumer(jsm, STREAMS.jobs, {

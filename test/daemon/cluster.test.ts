@@ -10,7 +10,7 @@ noteNatsMissing()
 noteCorpusMissing()
 
 const STREAMS = ['VIGIL_JOBS', 'VIGIL_FEED', 'VIGIL_INVENTORY', 'VIGIL_RESULTS', 'VIGIL_DLQ']
-const BUCKET_STREAMS = ['KV_vigil-job-ledger', 'KV_vigil-reassess-progress', 'KV_vigil-harbor-scans']
+const BUCKET_STREAMS = ['KV_vigil-job-ledger', 'KV_vigil-reassess-progress', 'KV_vigil-announcer', 'KV_vigil-harbor-scans']
 
 async function replicasOf(jsm: JetStreamManager, stream: string): Promise<number> {
   return (await jsm.streams.info(stream)).config.num_replicas
