@@ -54,14 +54,14 @@ export async function startDaemon(config: Readonly<DaemonConfig>, log: Logger): 
     // Chosen again on every attempt and reconnect: a cluster seen with a server down reports
     // fewer servers, and the default rises to 3 once they are all back.
     let replicas = resolveReplicas(config.replicas, 1)
-    let announced = ''
+    let loggedChoice = ''
     const topology = async () => {
       const servers = clusterServers(nc)
       replicas = resolveReplicas(config.replicas, servers)
       if (replicas.replicas > 1 && !nc.info?.cluster) throw new VigilError('ERR_CONFIG', `--replicas ${replicas.replicas}: the NATS server at ${broker!.url} is not part of a cluster, so it keeps one copy of each stream; use --replicas 1 or a NATS cluster`)
       const choice = `streams and buckets get ${replicas.replicas} replica(s)${replicas.explicit ? '' : ` (NATS reports ${servers} server(s))`}`
-      if (choice !== announced) {
-        announced = choice
+      if (choice !== loggedChoice) {
+        loggedChoice = choice
         log.info({ cluster: nc.info?.cluster, servers, replicas: replicas.replicas, chosenBy: replicas.explicit ? 'config' : 'default' }, choice)
         if (replicas.replicas > servers) log.warn({ servers, replicas: replicas.replicas }, `--replicas ${replicas.replicas} but NATS reports ${servers} server(s) up: streams are placed once enough servers are`)
       }
