@@ -132,8 +132,9 @@ export class FeedAnnouncer {
       this.log.debug({ error: (err as Error).message }, 'feed announcer lease not held')
       return
     }
-    if (!wasLeading) await this.enqueue(() => this.takeOver())
-    else if (this.held.length > 0) await this.enqueue(() => this.announceHeld())
+    // Not awaited: a long announcement must not hold up the next renewal, or the lease would lapse.
+    if (!wasLeading) void this.enqueue(() => this.takeOver())
+    else if (this.held.length > 0) void this.enqueue(() => this.announceHeld())
   }
 
   /** Drops kept deltas the announcer has marked as announced: a follower keeps only seconds' worth. */
