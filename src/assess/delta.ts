@@ -227,12 +227,16 @@ function* workBatches(store: Store, work: Work, opts: ReassessOptions, summary: 
   }
 }
 
+/** Index seeks (or images read) between turns of the event loop while a re-assessment lists its keys. */
+const LIST_SLICE = 2_000
+
 /**
  * The store keys a re-assessment covers, sorted: every key with postings (one index seek per
  * key, not a walk over every posting), or the keys of the given images' variants. Images not
- * indexed are returned as `missing`.
+ * indexed are returned as `missing`. A fleet has hundreds of thousands of keys: the listing
+ * yields to the event loop as it goes.
  */
-export function reassessmentKeys(store: Store, digests?: readonly string[]): { keys: string[]; images: number; missing: string[] } {
+export async function reassessmentKeys(store: Store, digests?: readonly string[]): Promise<{ keys: string[]; images: number; missing: string[] }> {
   if (!digests) {
     const keys: string[] = []
     let start: (string | number)[] = []
@@ -243,6 +247,7 @@ export function reassessmentKeys(store: Store, digests?: readonly string[]): { k
       keys.push(key)
       // Past every [key, variant, package] of this key.
       start = [key, 0x100000000]
+      if (keys.length % LIST_SLICE === 0) await yieldToLoop()
     }
     // JavaScript's order, not LMDB's: the caller's cursor compares keys with `>`.
     return { keys: keys.sort(), images: (store.images.getStats() as { entryCount: number }).entryCount, missing: [] }
@@ -250,7 +255,9 @@ export function reassessmentKeys(store: Store, digests?: readonly string[]): { k
   const keys = new Set<string>()
   const missing: string[] = []
   let images = 0
+  let read = 0
   for (const digest of new Set(digests)) {
+    if (++read % (LIST_SLICE / 10) === 0) await yieldToLoop()
     const rec = readImage(store, digest)
     if (!rec) {
       missing.push(digest)

@@ -89,7 +89,7 @@ export interface ReassessRun {
  */
 export async function runReassess(job: ReassessJob, run: ReassessRun): Promise<ReassessOutcome> {
   const saved = await run.progress.get(job.id)
-  const { keys, images, missing } = reassessmentKeys(run.store, job.all ? undefined : job.digests)
+  const { keys, images, missing } = await reassessmentKeys(run.store, job.all ? undefined : job.digests)
   const todo = saved ? keys.filter((k) => k > saved.after) : keys
   if (saved) run.log.info({ jobId: job.id, keys: keys.length, left: todo.length, events: saved.events, by: saved.replica }, 're-assessment resumed where an earlier delivery stopped')
   let events = saved?.events ?? 0
