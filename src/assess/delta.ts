@@ -1,7 +1,8 @@
+import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import { bumpMeta, type Store } from '../store/env.js'
 import type { Finding } from '../match/types.js'
-import { variantRecord } from '../store/images.js'
-import { packagesUnder } from '../store/postings.js'
+import { imagePackages, readImage, variantKeys, variantRecord } from '../store/images.js'
+import { packagesUnder, readPostingKey } from '../store/postings.js'
 import { FindingsReader, FindingsWriter, sameFinding, variantsWithFinding } from '../store/findings.js'
 import { emit, type Change, type VariantDiff } from './emit.js'
 import { defaultMatcher, type Matcher } from './matcher.js'
@@ -136,6 +137,17 @@ export function resumePending(store: Store, opts: ReassessOptions = {}): Reasses
 }
 
 function runWork(store: Store, work: Work, opts: ReassessOptions, summary: ReassessSummary): void {
+  for (const _ of workBatches(store, work, opts, summary, true)) {
+    // each batch has committed; nothing to do between them here
+  }
+}
+
+/**
+ * A work's batches, one per step: each step re-matches, commits and emits one batch. `durable`
+ * work keeps its cursor in the store's queue (a crash resumes it at start); other work keeps it
+ * in `work.next` only and its caller saves it where it wants.
+ */
+function* workBatches(store: Store, work: Work, opts: ReassessOptions, summary: ReassessSummary, durable: boolean): Generator<void> {
   const matcher = opts.matcher ?? defaultMatcher
   const batchSize = Math.max(1, opts.batchSize ?? 256)
   const seen = new Set<number>()
@@ -203,14 +215,89 @@ function runWork(store: Store, work: Work, opts: ReassessOptions, summary: Reass
       if (work.kind === 'keys') for (const key of batch) settleDeparted(store, key, causes)
       if (last) {
         if (work.seq !== 0) store.meta.removeSync(queueKey(work.seq))
-      } else storeWork(store, Object.assign(work, { next: end }))
+      } else if (durable) storeWork(store, Object.assign(work, { next: end }))
+      else work.next = end
     })
     summary.batches++
     summary.changedVariants += changes.length
     if (opts.onChange && changes.length > 0) summary.events += emit(store, changes, opts.onChange)
     opts.onBatch?.({ seq: work.seq, next: end, total: work.items.length })
     if (last) return
+    yield
   }
+}
+
+/** Index seeks (or images read) between turns of the event loop while a re-assessment lists its keys. */
+const LIST_SLICE = 2_000
+
+/**
+ * The store keys a re-assessment covers, sorted: every key with postings (one index seek per
+ * key, not a walk over every posting), or the keys of the given images' variants. Images not
+ * indexed are returned as `missing`. A fleet has hundreds of thousands of keys: the listing
+ * yields to the event loop as it goes.
+ */
+export async function reassessmentKeys(store: Store, digests?: readonly string[]): Promise<{ keys: string[]; images: number; missing: string[] }> {
+  if (!digests) {
+    const keys: string[] = []
+    let start: (string | number)[] = []
+    for (;;) {
+      const next = [...store.postings.getKeys({ start, limit: 1 })][0]
+      if (next === undefined) break
+      const key = readPostingKey(next)[0]
+      keys.push(key)
+      // Past every [key, variant, package] of this key.
+      start = [key, 0x100000000]
+      if (keys.length % LIST_SLICE === 0) await yieldToLoop()
+    }
+    // JavaScript's order, not LMDB's: the caller's cursor compares keys with `>`.
+    return { keys: keys.sort(), images: (store.images.getStats() as { entryCount: number }).entryCount, missing: [] }
+  }
+  const keys = new Set<string>()
+  const missing: string[] = []
+  let images = 0
+  let read = 0
+  for (const digest of new Set(digests)) {
+    if (++read % (LIST_SLICE / 10) === 0) await yieldToLoop()
+    const rec = readImage(store, digest)
+    if (!rec) {
+      missing.push(digest)
+      continue
+    }
+    images++
+    const variants = new Set(imagePackages(store, rec).map((p) => p.variant))
+    for (const v of variants) for (const k of variantKeys(store, v) ?? []) keys.add(k)
+  }
+  return { keys: [...keys].sort(), images, missing }
+}
+
+export interface FullReassessOptions extends ReassessOptions {
+  signal?: AbortSignal
+  /**
+   * Awaited after every committed batch, with the last key it covered: where a caller publishes
+   * the batch's events and saves its cursor. The event loop turns between batches.
+   */
+  afterBatch?: (progress: { lastKey: string; done: number; total: number }) => Promise<void>
+}
+
+/**
+ * Re-matches every variant filed under `keys` (sorted store keys) against the advisory data as
+ * it is now, without a delta to narrow it: the re-assess job's engine. Unlike a feed delta's work
+ * it is not put in the store's queue (a feed delta would then run it to the end in one go); it
+ * runs in batches with a turn of the event loop between them, so a long re-assessment never holds
+ * up probes, jobs or heartbeats, and its caller keeps the cursor (`afterBatch`).
+ */
+export async function reassessKeys(store: Store, keys: readonly string[], opts: FullReassessOptions = {}): Promise<ReassessSummary> {
+  const summary: ReassessSummary = { works: 0, items: 0, variants: 0, changedVariants: 0, events: 0, batches: 0 }
+  if (keys.length === 0) return summary
+  const work: Work = { seq: 0, kind: 'keys', items: [...keys], next: 0, causes: [], queuedAt: new Date().toISOString() }
+  for (const _ of workBatches(store, work, opts, summary, false)) {
+    await opts.afterBatch?.({ lastKey: work.items[work.next - 1]!, done: work.next, total: work.items.length })
+    await yieldToLoop()
+    opts.signal?.throwIfAborted()
+  }
+  await opts.afterBatch?.({ lastKey: work.items[work.items.length - 1]!, done: work.items.length, total: work.items.length })
+  summary.works = 1
+  return summary
 }
 
 /**

@@ -5,6 +5,7 @@
  *   reassessAfterImport                 — both, from an ImportReport (what `vigil db import` calls)
  *   queueReassessment                   — queue that work inside an import's own transaction (the daemon's feed consumer)
  *   resumePending                       — finish work a crash interrupted (call once after opening)
+ *   reassessmentKeys / reassessKeys     — re-match all (or some images') variants, in batches that yield (re-assess jobs)
  *   warmIndex                           — hold the index's image lists and digests in memory (long-lived processes)
  *   imageFindings                       — an image's current findings
  */
@@ -15,8 +16,8 @@ import { digestTable } from '../store/images.js'
 
 export { indexImage, indexImages, removeImage, type IndexEntry, type IndexOptions } from './index-image.js'
 export {
-  applyDelta, rescoreExploit, resumePending, queueWork, pendingWork, diffFindings,
-  type FindingsChanged, type ChangedFinding, type ReassessOptions, type ReassessSummary, type DeltaInput,
+  applyDelta, rescoreExploit, resumePending, queueWork, pendingWork, diffFindings, reassessKeys, reassessmentKeys,
+  type FindingsChanged, type FullReassessOptions, type ChangedFinding, type ReassessOptions, type ReassessSummary, type DeltaInput,
 } from './delta.js'
 export { defaultMatcher, postingKeys, type Matcher } from './matcher.js'
 export { imageFindings } from '../store/findings.js'

@@ -3,7 +3,7 @@ import { accessSync, constants, mkdirSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { delimiter, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { jetstreamManager } from '@nats-io/jetstream'
+import { JetStreamApiError, jetstreamManager } from '@nats-io/jetstream'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import { VigilError } from '../errors.js'
 import { DEFAULTS, type DaemonConfig } from './config.js'
@@ -50,15 +50,69 @@ async function open(url: string, log: Logger, opts: { probe?: boolean } = {}): P
   } catch (err) {
     throw new VigilError('ERR_BROKER', `cannot connect to NATS at ${url}: ${(err as Error).message}`, { cause: err })
   }
-  try {
-    const jsm = await jetstreamManager(nc, { timeout: 5_000 })
-    await jsm.getAccountInfo()
-  } catch (err) {
+  const noJetStream = async (detail: string, cause?: unknown) => {
     await nc.close().catch(() => undefined)
-    throw new VigilError('ERR_BROKER_NO_JETSTREAM', `the NATS server at ${url} does not have JetStream enabled (start it with -js): ${(err as Error).message}`, { cause: err })
+    return new VigilError('ERR_BROKER_NO_JETSTREAM', `the NATS server at ${url} does not have JetStream enabled (start it with -js): ${detail}`, { cause })
+  }
+  // A server says in its INFO whether JetStream is on; a cluster member that has it on may still
+  // have no JetStream leader for a while (servers down, an election): that is waited out.
+  if (nc.info && !nc.info.jetstream) throw await noJetStream('its INFO says jetstream: false')
+  try {
+    const check = async () => (await jetstreamManager(nc, { timeout: 5_000 })).getAccountInfo()
+    await (opts.probe ? check() : untilAvailable('the JetStream API (a meta leader)', check, log))
+  } catch (err) {
+    throw await noJetStream((err as Error).message, err)
   }
   log.info({ nats: url }, 'connected to NATS')
   return { nc, url, close: () => nc.drain().catch(() => nc.close()) }
+}
+
+/**
+ * How many servers the connected NATS cluster has, as its INFO tells clients: `cluster` is set
+ * only on a clustered server, and `connect_urls` lists the client URL of every server that is
+ * routed to it now (itself included). 1 for a single server, or a cluster that hides its URLs
+ * (`no_advertise`): set --replicas there.
+ */
+export function clusterServers(nc: NatsConnection): number {
+  const info = nc.info
+  if (!info?.cluster) return 1
+  return Math.max(1, new Set(info.connect_urls ?? []).size)
+}
+
+// JetStream API errors that mean "not now" on a cluster: no meta leader or stream leader yet
+// (10008 temporarily unavailable, 10009 no leader for the request), too few servers up to place
+// replicas (10005, 10023), a stream whose servers are all down (10118 offline).
+const TRANSIENT_API_CODES = new Set([10005, 10008, 10009, 10023, 10118])
+
+/** A broker fault worth waiting out: request timeouts, no responders, JetStream clustering gaps. */
+export function isTransientBrokerError(err: unknown): boolean {
+  if (err instanceof JetStreamApiError) return TRANSIENT_API_CODES.has(err.code) || err.status === 503
+  const e = err as { name?: string; message?: string; code?: string | number }
+  if (e?.name === 'TimeoutError' || e?.name === 'NoResponders' || e?.name === 'RequestError') return true
+  return /timeout|no responders|temporarily unavailable|insufficient resources|no suitable peers|offline/i.test(e?.message ?? '')
+}
+
+/**
+ * Runs `attempt` until it succeeds, waiting out transient broker faults with a growing delay
+ * (250 ms doubling to 10 s) and saying each time what it waits for; any other error is thrown.
+ * A replica that starts while a NATS node (or the one holding a stream) is down waits here,
+ * instead of exiting, until the cluster can answer.
+ */
+export async function untilAvailable<T>(what: string, attempt: () => Promise<T>, log: Logger, opts: { signal?: AbortSignal; firstDelayMs?: number; maxDelayMs?: number } = {}): Promise<T> {
+  let delay = opts.firstDelayMs ?? 250
+  const started = Date.now()
+  for (let tries = 1; ; tries++) {
+    try {
+      const value = await attempt()
+      if (tries > 1) log.info({ waitingFor: what, tries, waitedMs: Date.now() - started }, `NATS answered: ${what}`)
+      return value
+    } catch (err) {
+      if (!isTransientBrokerError(err) || opts.signal?.aborted) throw err
+      log.warn({ waitingFor: what, tries, retryInMs: delay, error: (err as Error).message }, `waiting for NATS JetStream: ${what} (${(err as Error).message}); a NATS node or a stream's leader may be down`)
+      await sleep(delay, undefined, opts.signal ? { signal: opts.signal } : {}).catch(() => undefined)
+      delay = Math.min(opts.maxDelayMs ?? 10_000, delay * 2)
+    }
+  }
 }
 
 export function findExecutable(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {

@@ -36,6 +36,13 @@ export interface DaemonConfig {
   natsServerBin: string
   /** Where a broker is looked for before embedding one (DESIGN.md: nats://127.0.0.1:4222). */
   natsProbeUrl: string
+  /**
+   * Replicas of every stream and KV bucket, from --replicas / VIGIL_REPLICAS; undefined = the
+   * default, chosen once connected: 3 on a NATS cluster of 3 or more servers, else 1.
+   */
+  replicas: number | undefined
+  /** How often indexed images missing from VIGIL_INVENTORY are looked for and republished; 0 = never. */
+  reconcileMs: number
 }
 
 export const DEFAULTS = {
@@ -50,10 +57,14 @@ export const DEFAULTS = {
   logLevel: 'info',
   natsServerBin: 'nats-server',
   natsProbeUrl: 'nats://127.0.0.1:4222',
+  reconcileMs: 15 * 60_000,
 } as const
 
+/** JetStream keeps at most five copies of a stream. */
+export const MAX_REPLICAS = 5
+
 export type ServeFlags = Partial<Record<
-  'nats' | 'http' | 'data' | 'workers' | 'concurrency' | 'replica-id' | 'max-deliveries' | 'max-message-bytes' | 'ack-wait-ms' | 'job-timeout-ms' | 'grace-ms' | 'retry-base-ms' | 'retry-max-ms' | 'log-level',
+  'nats' | 'http' | 'data' | 'workers' | 'concurrency' | 'replica-id' | 'max-deliveries' | 'max-message-bytes' | 'ack-wait-ms' | 'job-timeout-ms' | 'grace-ms' | 'retry-base-ms' | 'retry-max-ms' | 'log-level' | 'replicas' | 'reconcile-ms',
   string
 >>
 
@@ -126,8 +137,25 @@ export function parseDaemonConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = pr
     logLevel,
     natsServerBin: env.VIGIL_NATS_SERVER ?? DEFAULTS.natsServerBin,
     natsProbeUrl: natsUrl(env.VIGIL_NATS_PROBE_URL) ?? DEFAULTS.natsProbeUrl,
+    replicas: replicaCount(flags.replicas ?? env.VIGIL_REPLICAS),
+    reconcileMs: integer('--reconcile-ms', flags['reconcile-ms'] ?? env.VIGIL_RECONCILE_MS, DEFAULTS.reconcileMs, 0, 7 * 24 * 3_600_000),
   }
   return deepFreeze(config)
+}
+
+function replicaCount(text: string | undefined): number | undefined {
+  if (text === undefined || text === '') return undefined
+  return integer('--replicas / VIGIL_REPLICAS', text, 1, 1, MAX_REPLICAS)
+}
+
+/**
+ * The replica count streams and buckets get: the configured one, else 3 when the server reports a
+ * cluster of 3 or more servers, else 1. `explicit` says whether an operator chose it (only then is
+ * an existing stream ever scaled down).
+ */
+export function resolveReplicas(configured: number | undefined, clusterServers: number): { replicas: number; explicit: boolean } {
+  if (configured !== undefined) return { replicas: configured, explicit: true }
+  return { replicas: clusterServers >= 3 ? 3 : 1, explicit: false }
 }
 
 /** Nak delay for the n-th delivery (1-based): exponential, capped, so a flapping registry is not hammered. */

@@ -3,21 +3,22 @@ import { headers as natsHeaders } from '@nats-io/transport-node'
 import type { FastifyInstance } from 'fastify'
 import { ensureSchema, resumePending, warmIndex } from '../assess/index.js'
 import { collectYoungBetweenDeltas } from '../assess/gc.js'
-import { toErrorRecord, type ErrorRecord, type VigilError } from '../errors.js'
+import { toErrorRecord, VigilError, type ErrorRecord } from '../errors.js'
 import { Metrics } from '../http/metrics.js'
 import { createHttpServer } from '../http/server.js'
 import { LayerPool } from '../layers/pool.js'
 import { loadSecretKey } from '../secrets.js'
 import { openStore, type Store } from '../store/env.js'
-import { connectBroker, type Broker } from './broker.js'
-import type { DaemonConfig } from './config.js'
+import { clusterServers, connectBroker, untilAvailable, type Broker } from './broker.js'
+import { resolveReplicas, type DaemonConfig } from './config.js'
+import { FeedAnnouncer } from './announcer.js'
 import { followFeed, type FeedFollower } from './feed.js'
-import { followInventories, type InventoryFollower } from './inventory-log.js'
+import { followInventories, reconcileInventories, scheduleReconcile, type InventoryFollower } from './inventory-log.js'
 import { JobLedger } from './ledger.js'
 import type { Logger } from './logger.js'
 import { publishFindingsChanged } from './results.js'
 import { openAliases } from './scan.js'
-import { ensureTopology, JOBS_CONSUMER, STREAMS, SUBJECTS } from './subjects.js'
+import { ANNOUNCER_BUCKET, ensureTopology, JOBS_CONSUMER, LEDGER_BUCKET, STREAMS, SUBJECTS } from './subjects.js'
 import { JobWorker } from './work.js'
 
 export interface Daemon {
@@ -48,11 +49,27 @@ export async function startDaemon(config: Readonly<DaemonConfig>, log: Logger): 
     ensureSchema(store)
     broker = await connectBroker(config, log)
     const { nc } = broker
-    const jsm = await jetstreamManager(nc)
+    const jsm = await untilAvailable('the JetStream API', () => jetstreamManager(nc), log)
     const js = jetstream(nc)
-    await ensureTopology(jsm, config)
+    // Chosen again on every attempt and reconnect: a cluster seen with a server down reports
+    // fewer servers, and the default rises to 3 once they are all back.
+    let replicas = resolveReplicas(config.replicas, 1)
+    let loggedChoice = ''
+    const topology = async () => {
+      const servers = clusterServers(nc)
+      replicas = resolveReplicas(config.replicas, servers)
+      if (replicas.replicas > 1 && !nc.info?.cluster) throw new VigilError('ERR_CONFIG', `--replicas ${replicas.replicas}: the NATS server at ${broker!.url} is not part of a cluster, so it keeps one copy of each stream; use --replicas 1 or a NATS cluster`)
+      const choice = `streams and buckets get ${replicas.replicas} replica(s)${replicas.explicit ? '' : ` (NATS reports ${servers} server(s))`}`
+      if (choice !== loggedChoice) {
+        loggedChoice = choice
+        log.info({ cluster: nc.info?.cluster, servers, replicas: replicas.replicas, chosenBy: replicas.explicit ? 'config' : 'default' }, choice)
+        if (replicas.replicas > servers) log.warn({ servers, replicas: replicas.replicas }, `--replicas ${replicas.replicas} but NATS reports ${servers} server(s) up: streams are placed once enough servers are`)
+      }
+      await ensureTopology(js, jsm, config, replicas, log)
+    }
+    await untilAvailable('streams, buckets and consumers', topology, log)
     log.debug('streams and consumers in place')
-    const ledger = await JobLedger.open(js)
+    const ledger = await untilAvailable(`the ${LEDGER_BUCKET} bucket`, () => JobLedger.open(js), log)
     pool = new LayerPool({ threads: config.workers })
     const maxPayload = () => nc.info?.max_payload ?? 1024 * 1024
     const deadLetter = (m: JsMsg, error: VigilError | ErrorRecord) => publishDeadLetter(js, m, toErrorRecord(error))
@@ -81,7 +98,7 @@ export async function startDaemon(config: Readonly<DaemonConfig>, log: Logger): 
           connected = true
           metrics.brokerReconnects++
           log.info('NATS reconnected')
-          ensureTopology(jsm, config).catch((err: unknown) => log.error({ error: (err as Error).message }, 'could not re-create streams after reconnect'))
+          topology().catch((err: unknown) => log.error({ error: (err as Error).message }, 'could not re-create streams after reconnect'))
         }
       }
     })()
@@ -108,23 +125,30 @@ export async function startDaemon(config: Readonly<DaemonConfig>, log: Logger): 
 
     const started = performance.now()
     log.debug('following VIGIL_INVENTORY and VIGIL_FEED')
-    const inventories: InventoryFollower = await followInventories(js, jsm, store, log, (n) => (metrics.inventoriesReplicated += n))
-    const feed: FeedFollower = await followFeed({
+    const announcer = await untilAvailable(`the ${ANNOUNCER_BUCKET} bucket`, () => FeedAnnouncer.open(js, config.replicaId, log), log)
+    const inventories: InventoryFollower = await untilAvailable(`the ${STREAMS.inventory} stream`, () => followInventories(js, jsm, store, log, (n) => (metrics.inventoriesReplicated += n)), log)
+    const feed: FeedFollower = await untilAvailable(`this replica's consumer on ${STREAMS.feed}`, () => followFeed({
       js, jsm, store, log, replicaId: config.replicaId, maxMessageBytes: config.maxMessageBytes,
-      announce: () => caughtUp,
-      onApplied: (a) => {
+      // One replica announces (announcer.ts): the follower itself never publishes events.
+      announce: () => false,
+      onApplied: (a, delta) => {
         metrics.feedDeltas++
-        if (caughtUp) metrics.findingsEvents += a.events.length
+        // A replica catching up applies old deltas silently: they were announced when new.
+        if (!caughtUp) return
+        announcer.applied(delta.seq, a.events, delta.encoding)
+        if (announcer.leads()) metrics.findingsEvents += a.events.length
       },
       deadLetter: (m, e) => deadLetter(m, e),
-    })
+    }), log)
     log.debug('followers started; waiting for catch-up')
     const rebuilt = await inventories.caughtUp
     await feed.caughtUp
     caughtUp = true
     log.info({ inventories: rebuilt.seen, indexed: rebuilt.indexed, ms: Math.round(performance.now() - started), replica: config.replicaId }, 'index caught up with VIGIL_INVENTORY and VIGIL_FEED; ready')
 
-    worker.start(await js.consumers.get(STREAMS.jobs, JOBS_CONSUMER))
+    announcer.start()
+    const reconciler = scheduleReconcile((signal) => reconcileInventories(js, jsm, store, maxPayload(), log, signal), config.reconcileMs, log)
+    worker.start(await untilAvailable(`the ${JOBS_CONSUMER} consumer`, () => js.consumers.get(STREAMS.jobs, JOBS_CONSUMER), log))
     log.info({ concurrency: config.concurrency, workers: config.workers }, 'pulling jobs')
 
     const ownedBroker = broker
@@ -139,7 +163,9 @@ export async function startDaemon(config: Readonly<DaemonConfig>, log: Logger): 
         // Each step runs even when an earlier one fails: an embedded nats-server must not outlive us.
         const steps: [string, () => Promise<unknown> | void][] = [
           ['jobs', () => worker.stop(config.graceMs)],
+          ['reconcile', () => reconciler.stop()],
           ['feed', () => feed.stop()],
+          ['announcer', () => announcer.stop()],
           ['inventory', () => inventories.stop()],
           ['http', () => http?.close()],
           ['nats', () => ownedBroker.close()],

@@ -56,7 +56,8 @@ export interface FeedFollowerOptions {
   maxMessageBytes: number
   /** Publishing FindingsChanged is for news: a replica catching up on old deltas stays quiet. */
   announce: () => boolean
-  onApplied: (applied: FeedApplied) => void
+  /** After a delta is applied (and announced, when `announce` said so): its stream sequence and encoding too. */
+  onApplied: (applied: FeedApplied, delta: { seq: number; encoding: Encoding }) => void
   deadLetter: (m: JsMsg, error: VigilError) => Promise<void>
 }
 
@@ -92,7 +93,7 @@ export async function followFeed(opts: FeedFollowerOptions): Promise<FeedFollowe
     const applied = applyFeedDelta(store, delta, `nats:${STREAMS.feed}#${m.seq}`)
     if (opts.announce()) for (const event of applied.events) await publishFindingsChanged(js, event, { feedSeq: m.seq }, encoding)
     log.info({ seq: m.seq, records: applied.records, withdrawn: applied.withdrawn, skipped: applied.skipped, imagesChanged: applied.events.length }, 'feed delta applied')
-    opts.onApplied(applied)
+    opts.onApplied(applied, { seq: m.seq, encoding })
     // Ack only what is on disk: `flushed` also covers lmdb-js's batched async writes (docs/storage.md).
     await store.root.flushed
     await m.ackAck().catch(() => m.ack())

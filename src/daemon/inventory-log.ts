@@ -1,3 +1,4 @@
+import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import { promisify } from 'node:util'
 import { gunzip, gzip } from 'node:zlib'
 import { DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream'
@@ -6,7 +7,7 @@ import { Packr } from 'msgpackr'
 import { indexImages } from '../assess/index.js'
 import { VigilError } from '../errors.js'
 import type { Store } from '../store/env.js'
-import { readImage } from '../store/images.js'
+import { readImage, readInventory } from '../store/images.js'
 import type { Inventory } from '../types.js'
 import type { Logger } from './logger.js'
 import { digestHex } from './results.js'
@@ -32,6 +33,96 @@ export async function publishInventory(js: JetStreamClient, maxPayload: number, 
   h.set('Content-Encoding', 'gzip')
   h.set('Vigil-Digest', inventory.image.digest)
   await js.publish(SUBJECTS.inventory(digestHex(inventory.image.digest)), body, { headers: h })
+}
+
+/** Whether VIGIL_INVENTORY holds a message for this digest (it keeps the newest per digest). */
+export async function inventoryOnStream(js: JetStreamClient, digest: string): Promise<boolean> {
+  const jsm = await js.jetstreamManager(false)
+  return (await jsm.streams.getMessage(STREAMS.inventory, { last_by_subj: SUBJECTS.inventory(digestHex(digest)) })) !== null
+}
+
+/**
+ * The system of record gets the image before the job is answered `done`: a pulled image is
+ * published; an image answered from the store is checked (one request) and published when the
+ * stream lacks it — an earlier delivery of the job indexed it and then failed to publish, or the
+ * stream lost it. Returns whether it published.
+ */
+export async function recordInventory(js: JetStreamClient, maxPayload: number, outcome: { inventory: Inventory; fromStore: boolean }): Promise<boolean> {
+  if (outcome.fromStore && (await inventoryOnStream(js, outcome.inventory.image.digest))) return false
+  await publishInventory(js, maxPayload, outcome.inventory)
+  return true
+}
+
+export interface ReconcileOutcome {
+  indexed: number
+  missing: number
+  republished: number
+  failed: number
+}
+
+/** Digests per LMDB read between yields to the event loop. */
+const RECONCILE_CHUNK = 500
+
+/**
+ * One pass: every digest this replica has indexed whose subject VIGIL_INVENTORY lacks is
+ * published again from the store. The stream's subject list comes in one (paged) stream-info
+ * request; the index is walked in chunks with a yield between them, so a large index does not
+ * hold up jobs or probes. Another replica republishing the same image at once is harmless: the
+ * stream keeps the newest message per digest, and both carry the same inventory.
+ */
+export async function reconcileInventories(js: JetStreamClient, jsm: JetStreamManager, store: Store, maxPayload: number, log: Logger, signal?: AbortSignal): Promise<ReconcileOutcome> {
+  const info = await jsm.streams.info(STREAMS.inventory, { subjects_filter: SUBJECTS.inventory('*') })
+  const onStream = info.state.subjects ?? {}
+  const outcome: ReconcileOutcome = { indexed: 0, missing: 0, republished: 0, failed: 0 }
+  let after: string | undefined
+  for (;;) {
+    signal?.throwIfAborted()
+    const digests = [...store.images.getKeys({ ...(after !== undefined ? { start: after } : {}), limit: RECONCILE_CHUNK + 1 })].map(String).filter((d) => d !== after)
+    if (digests.length === 0) break
+    after = digests[digests.length - 1]
+    for (const digest of digests) {
+      outcome.indexed++
+      if (onStream[SUBJECTS.inventory(digestHex(digest))]) continue
+      outcome.missing++
+      const inventory = readInventory(store, digest)
+      if (!inventory) continue
+      try {
+        await publishInventory(js, maxPayload, inventory)
+        outcome.republished++
+      } catch (err) {
+        outcome.failed++
+        log.warn({ digest, error: (err as Error).message }, 'could not republish an indexed image missing from VIGIL_INVENTORY')
+      }
+    }
+    await yieldToLoop()
+  }
+  if (outcome.missing > 0) log.warn({ ...outcome }, `VIGIL_INVENTORY lacked ${outcome.missing} indexed image(s): republished ${outcome.republished}`)
+  else log.debug({ ...outcome }, 'VIGIL_INVENTORY holds every indexed image')
+  return outcome
+}
+
+/** Runs reconcileInventories every `everyMs` (after the first wait) until stopped. */
+export function scheduleReconcile(run: (signal: AbortSignal) => Promise<unknown>, everyMs: number, log: Logger): { stop(): Promise<void> } {
+  const controller = new AbortController()
+  let current: Promise<unknown> = Promise.resolve()
+  let timer: NodeJS.Timeout | undefined
+  const tick = () => {
+    current = run(controller.signal)
+      .catch((err: unknown) => {
+        if (!controller.signal.aborted) log.warn({ error: (err as Error).message }, 'inventory reconciliation failed; trying again next round')
+      })
+      .finally(() => {
+        if (!controller.signal.aborted) timer = setTimeout(tick, everyMs)
+      })
+  }
+  if (everyMs > 0) timer = setTimeout(tick, everyMs)
+  return {
+    stop: async () => {
+      controller.abort()
+      clearTimeout(timer)
+      await current
+    },
+  }
 }
 
 export async function decodeInventory(m: Pick<JsMsg, 'data' | 'headers'>): Promise<Inventory> {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { JetStreamClient } from '@nats-io/jetstream'
 import { Kvm, type KV } from '@nats-io/kv'
-import { LEDGER_BUCKET } from './subjects.js'
+import { LEDGER_BUCKET, LEDGER_TTL_MS } from './subjects.js'
 
 /**
  * Which jobs already have a published result, by job id, in a JetStream KV bucket that every
@@ -15,13 +15,12 @@ export interface LedgerEntry {
   at: string
 }
 
-const TTL_MS = 7 * 24 * 3_600_000
-
 export class JobLedger {
   private constructor(private readonly kv: KV) {}
 
+  /** The bucket itself is made by ensureTopology (with the stream replicas). */
   static async open(js: JetStreamClient): Promise<JobLedger> {
-    const kv = await new Kvm(js).create(LEDGER_BUCKET, { history: 1, ttl: TTL_MS })
+    const kv = await new Kvm(js).create(LEDGER_BUCKET, { history: 1, ttl: LEDGER_TTL_MS })
     return new JobLedger(kv)
   }
 
@@ -31,16 +30,21 @@ export class JobLedger {
   }
 
   async get(jobId: string): Promise<LedgerEntry | undefined> {
-    const entry = await this.kv.get(JobLedger.key(jobId))
-    if (!entry || entry.operation !== 'PUT' || entry.length === 0) return undefined
-    try {
-      return entry.json<LedgerEntry>()
-    } catch {
-      return undefined
-    }
+    return readJsonEntry<LedgerEntry>(this.kv, JobLedger.key(jobId))
   }
 
   async record(jobId: string, entry: LedgerEntry): Promise<void> {
     await this.kv.put(JobLedger.key(jobId), JSON.stringify(entry))
+  }
+}
+
+/** A KV entry's JSON value; undefined when absent, deleted or unreadable (then the caller starts afresh). */
+export async function readJsonEntry<T>(kv: KV, key: string): Promise<T | undefined> {
+  const entry = await kv.get(key)
+  if (!entry || entry.operation !== 'PUT' || entry.length === 0) return undefined
+  try {
+    return entry.json<T>()
+  } catch {
+    return undefined
   }
 }

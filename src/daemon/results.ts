@@ -106,9 +106,11 @@ export async function publishReassessResult(js: JetStreamClient, result: Reasses
  * One event per image. Every replica applies every delta, so each announces the same change;
  * the msgID (delta sequence or job + digest) lets VIGIL_RESULTS keep exactly one.
  */
-export async function publishFindingsChanged(js: JetStreamClient, event: FindingsChanged, origin: FindingsChangedMessage['origin'], encoding: Encoding): Promise<void> {
+export async function publishFindingsChanged(js: JetStreamClient, event: FindingsChanged, origin: FindingsChangedMessage['origin'], encoding: Encoding, part?: number): Promise<void> {
   const hex = digestHex(event.digest)
   const message: FindingsChangedMessage = { v: SCHEMA_VERSION, digest: event.digest, added: event.added, removed: event.removed, changed: event.changed, causes: event.causes, origin }
-  const dedupe = origin.feedSeq !== undefined ? `feed-${origin.feedSeq}` : `job-${origin.jobId}`
+  // A re-assess job announces in batches, and one image can change in several: `part` keeps
+  // their ids apart.
+  const dedupe = origin.feedSeq !== undefined ? `feed-${origin.feedSeq}` : `job-${origin.jobId}${part !== undefined ? `-${part}` : ''}`
   await js.publish(SUBJECTS.findings(hex), encode(message, encoding), { headers: resultHeaders(encoding, origin.jobId, event.digest), msgID: `findings:${dedupe}:${hex}` })
 }

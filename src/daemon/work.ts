@@ -7,9 +7,9 @@ import type { JobLedger } from './ledger.js'
 import type { Logger } from './logger.js'
 import { decodeBytes, encodingOf, salvageJobId, validate, type Encoding, type ReassessJob, type ScanJob } from './messages.js'
 import { doneResult, failedResult, publishFindingsChanged, publishReassessResult, publishScanResult } from './results.js'
-import { runReassess } from './reassess.js'
+import { publishInSlices, ReassessProgressBook, runReassess } from './reassess.js'
 import { runScan, type ScanContext } from './scan.js'
-import { publishInventory } from './inventory-log.js'
+import { recordInventory } from './inventory-log.js'
 import { SUBJECTS } from './subjects.js'
 
 export interface WorkDeps {
@@ -154,7 +154,7 @@ export class JobWorker {
     const { js, ledger } = this.deps
     const outcome = await runScan(this.deps.scan, job, signal)
     // The inventory goes to the system of record before anyone is told the scan is done.
-    if (!outcome.fromStore) await publishInventory(js, this.deps.maxPayload(), outcome.inventory)
+    await recordInventory(js, this.deps.maxPayload(), outcome)
     const result = { ...doneResult(job.id, outcome.target, outcome.inventory, outcome.findings, outcome.fromStore, deliveries), replica: this.deps.config.replicaId }
     // Tell no one before it is on disk: `flushed` also covers lmdb-js's batched async writes (docs/storage.md).
     await this.deps.scan.store.root.flushed
@@ -164,11 +164,14 @@ export class JobWorker {
 
   private async reassess(m: JsMsg, job: ReassessJob, encoding: Encoding, signal: AbortSignal): Promise<void> {
     const { js, ledger, metrics } = this.deps
-    const outcome = runReassess(this.deps.scan.store, job, signal)
-    await this.deps.scan.store.root.flushed
-    for (const event of outcome.events) await publishFindingsChanged(js, event, { jobId: job.id }, encoding)
-    metrics.findingsEvents += outcome.events.length
-    await publishReassessResult(js, { v: 1, id: job.id, status: 'done', images: outcome.images, changed: outcome.events.length, missing: outcome.missing }, encoding)
+    const outcome = await runReassess(job, {
+      store: this.deps.scan.store, progress: await ReassessProgressBook.open(js), replicaId: this.deps.config.replicaId, log: this.deps.log, signal,
+      announce: async (events, part) => {
+        await publishInSlices(events, (event) => publishFindingsChanged(js, event, { jobId: job.id }, encoding, part))
+        metrics.findingsEvents += events.length
+      },
+    })
+    await publishReassessResult(js, { v: 1, id: job.id, status: 'done', images: outcome.images, changed: outcome.changed, missing: outcome.missing }, encoding)
     await ledger.record(job.id, { status: 'done', at: new Date().toISOString() })
   }
 

@@ -12,6 +12,9 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { jetstream, DeliverPolicy, type JetStreamClient } from '@nats-io/jetstream'
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node'
 import { pack, unpack } from 'msgpackr'
+import { afterAll, beforeAll } from 'vitest'
+import { ensureBuilt } from '../layers/ensure-built.js'
+import { startNats, type NatsServer } from '../helpers/nats.js'
 import { freePort } from '../helpers/registry.js'
 import { ROOT } from '../helpers/shared.js'
 
@@ -53,6 +56,8 @@ export interface DaemonOptions {
   dataDir?: string
   args?: string[]
   env?: NodeJS.ProcessEnv
+  /** Resolve once the process is spawned instead of when it pulls jobs (default true: wait). */
+  waitReady?: boolean
 }
 
 export async function tempDir(prefix: string): Promise<string> {
@@ -113,7 +118,7 @@ export async function startDaemonProcess(opts: DaemonOptions): Promise<DaemonPro
       return exited
     },
   }
-  await waitFor((l) => l.msg === 'pulling jobs', 30_000)
+  if (opts.waitReady !== false) await waitFor((l) => l.msg === 'pulling jobs', 30_000)
   return proc
 }
 
@@ -210,4 +215,51 @@ export async function getJson(url: string, token?: string): Promise<{ status: nu
     // metrics and other text answers stay strings
   }
   return { status: res.status, body }
+}
+
+/**
+ * A feed delta's record: an OSV record shaped as Debian's OSV export writes them, naming a source
+ * package (glibc, zlib) of what the small corpus image really contains.
+ */
+export const osv = (id: string, source: string, fixed: string) => ({
+  schema_version: '1.6.0',
+  id,
+  modified: '2026-11-01T00:00:00Z',
+  summary: `${source}: test advisory`,
+  affected: [{ package: { ecosystem: 'Debian:12', name: source }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed }] }] }],
+  severity: [{ type: 'CVSS_V3', score: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H' }],
+})
+
+export interface NatsWithDaemons {
+  readonly nats: NatsServer
+  readonly client: JobClient
+  /** Daemons the test started: killed, and their data dirs removed, after the file's tests. */
+  readonly daemons: DaemonProcess[]
+}
+
+/** A test file's own nats-server and job client, set up before its tests and torn down after. */
+export function natsWithDaemons(): NatsWithDaemons {
+  let nats: NatsServer | undefined
+  let client: JobClient | undefined
+  const daemons: DaemonProcess[] = []
+  beforeAll(async () => {
+    ensureBuilt()
+    nats = await startNats()
+    client = await JobClient.open(nats.url)
+  }, 60_000)
+  afterAll(async () => {
+    await client?.close()
+    for (const d of daemons) await d.kill9()
+    await nats?.dispose()
+    for (const d of daemons) await removeDir(d.dataDir)
+  })
+  return {
+    get nats() {
+      return nats!
+    },
+    get client() {
+      return client!
+    },
+    daemons,
+  }
 }

@@ -1,6 +1,6 @@
 import { pack } from 'msgpackr'
 import { describe, expect, it } from 'vitest'
-import { parseDaemonConfig, retryDelayMs } from '../../src/daemon/config.js'
+import { parseDaemonConfig, resolveReplicas, retryDelayMs } from '../../src/daemon/config.js'
 import { decodeBytes, encode, encodingOf, salvageJobId, validate } from '../../src/daemon/messages.js'
 
 const DIGEST = `sha256:${'a'.repeat(64)}`
@@ -73,6 +73,17 @@ describe('daemon configuration', () => {
     for (const flags of [{ workers: '0' }, { workers: 'two' }, { http: 'localhost' }, { nats: 'http://x:1' }, { 'replica-id': 'a b' }, { 'log-level': 'loud' }, { 'retry-base-ms': '500', 'retry-max-ms': '100' }]) {
       expect(() => parseDaemonConfig(flags, {}), JSON.stringify(flags)).toThrow(expect.objectContaining({ code: 'ERR_CONFIG' }))
     }
+  })
+
+  it('takes --replicas / VIGIL_REPLICAS (1-5); without them the cluster size decides: 3 from 3 servers, else 1', () => {
+    expect(parseDaemonConfig({ data: '/tmp/vigil-x' }, {}).replicas).toBeUndefined()
+    expect(parseDaemonConfig({ data: '/tmp/vigil-x' }, { VIGIL_REPLICAS: '3' }).replicas).toBe(3)
+    expect(parseDaemonConfig({ data: '/tmp/vigil-x', replicas: '1' }, { VIGIL_REPLICAS: '3' }).replicas).toBe(1)
+    expect(parseDaemonConfig({ data: '/tmp/vigil-x' }, {}).reconcileMs).toBe(15 * 60_000)
+    expect(parseDaemonConfig({ data: '/tmp/vigil-x', 'reconcile-ms': '0' }, {}).reconcileMs).toBe(0)
+    for (const replicas of ['0', '6', 'three']) expect(() => parseDaemonConfig({ replicas }, {}), replicas).toThrow(expect.objectContaining({ code: 'ERR_CONFIG' }))
+    expect([1, 2, 3, 5].map((n) => resolveReplicas(undefined, n))).toEqual([1, 1, 3, 3].map((replicas) => ({ replicas, explicit: false })))
+    expect(resolveReplicas(2, 5)).toEqual({ replicas: 2, explicit: true })
   })
 
   it('backs off exponentially per delivery, capped', () => {

@@ -1,21 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ensureBuilt } from '../layers/ensure-built.js'
-import { HAS_NATS_SERVER, noteNatsMissing, startNats, type NatsServer } from '../helpers/nats.js'
-import { getJson, HAS_SMALL_IMAGE, JobClient, noteCorpusMissing, removeDir, SMALL_ARCHIVE, SMALL_TARGET, startDaemonProcess, type DaemonProcess } from './harness.js'
+import { describe, expect, it } from 'vitest'
+import { HAS_NATS_SERVER, noteNatsMissing } from '../helpers/nats.js'
+import { getJson, HAS_SMALL_IMAGE, natsWithDaemons, osv, noteCorpusMissing, SMALL_ARCHIVE, SMALL_TARGET, startDaemonProcess, type DaemonProcess } from './harness.js'
 
 noteNatsMissing()
 noteCorpusMissing()
 
-// Feed deltas are messages: OSV records shaped as Debian's OSV export writes them, naming the
-// source packages (glibc, zlib) of what the small corpus image really contains.
-const osv = (id: string, source: string, fixed: string) => ({
-  schema_version: '1.6.0',
-  id,
-  modified: '2026-11-01T00:00:00Z',
-  summary: `${source}: test advisory`,
-  affected: [{ package: { ecosystem: 'Debian:12', name: source }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed }] }] }],
-  severity: [{ type: 'CVSS_V3', score: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H' }],
-})
 const GLIBC = 'CVE-2099-1001'
 const ZLIB = 'CVE-2099-1002'
 const TOKEN = 'test-api-token'
@@ -25,24 +14,11 @@ const TOKEN = 'test-api-token'
  * VIGIL_INVENTORY (and its advisories from VIGIL_FEED) and answers queries as the others do.
  */
 describe.skipIf(!HAS_NATS_SERVER || !HAS_SMALL_IMAGE)('daemon replicas', () => {
-  let nats: NatsServer
-  let client: JobClient
-  const daemons: DaemonProcess[] = []
-
-  beforeAll(async () => {
-    ensureBuilt()
-    nats = await startNats()
-    client = await JobClient.open(nats.url)
-  }, 60_000)
-
-  afterAll(async () => {
-    await client?.close()
-    for (const d of daemons) await d.kill9()
-    await nats?.dispose()
-    for (const d of daemons) await removeDir(d.dataDir)
-  })
+  const ctx = natsWithDaemons()
+  const { daemons } = ctx
 
   it('shares jobs between replicas, rebuilds a fresh one from the streams, and keeps every replica current', async () => {
+    const { nats, client } = ctx
     const start = (id: string) => startDaemonProcess({ natsUrl: nats.url, args: ['--replica-id', id, '--concurrency', '2'], env: { VIGIL_API_TOKEN: TOKEN } })
     const [a, b] = await Promise.all([start('replica-a'), start('replica-b')])
     daemons.push(a!, b!)
@@ -89,12 +65,14 @@ describe.skipIf(!HAS_NATS_SERVER || !HAS_SMALL_IMAGE)('daemon replicas', () => {
     expect(metrics).toMatch(/vigil_index_images 2/)
     expect(metrics).toMatch(/vigil_event_loop_lag_seconds\{quantile="0.99"\} [0-9.e-]+/)
 
-    // A withdrawal reaches every replica; each announces it, the stream keeps one per image.
+    // A withdrawal reaches every replica; one announces it (the lease holder, announcer.ts).
     await client.publish('vigil.feed.delta', { withdrawn: [GLIBC] })
     for (const d of [a!, b!, c]) await d.waitFor((l) => l.msg === 'feed delta applied' && l.withdrawn === 1)
     for (const d of [a!, b!, c]) expect(((await ask(d, `/api/v1/query/vuln/${GLIBC}`)) as { count: number }).count).toBe(0)
-    const live = client.results.filter((r) => r.subject.startsWith('vigil.results.findings.'))
-    expect(new Set(live.map((r) => r.digest))).toEqual(new Set(digests))
+    const findingsEvents = () => client.results.filter((r) => r.subject.startsWith('vigil.results.findings.'))
+    await client.waitForResults(() => findingsEvents().length >= digests.length, 30_000)
+    const live = findingsEvents()
+    expect(live.map((r) => r.digest).sort()).toEqual(digests)
     for (const e of live) expect(e.body).toMatchObject({ causes: [GLIBC], added: [], changed: [] })
     const stored = (await client.streamMessages('VIGIL_RESULTS', 'vigil.results.findings.>'))
     expect(stored.map((r) => r.subject).sort()).toEqual(digests.map((d) => `vigil.results.findings.${d.slice(7)}`))

@@ -31,7 +31,7 @@ describe.skipIf(!HAS_NATS_SERVER)('Harbor adapter alone (no daemon)', () => {
   beforeAll(async () => {
     nats = await startNats()
     nc = await connect({ servers: nats.url })
-    await ensureTopology(await jetstreamManager(nc), { ackWaitMs: 30_000, replicaId: 'adapter-test' })
+    await ensureTopology(jetstream(nc), await jetstreamManager(nc), { ackWaitMs: 30_000, replicaId: 'adapter-test' }, { replicas: 1, explicit: false }, pino({ level: 'silent' }))
     adapter = await startHarborAdapter({ natsUrl: nats.url, host: '127.0.0.1', port: 0, secretKey: KEY, log: pino({ level: 'debug' }, { write: (l: string) => void (log += l) }), refreshAfterSeconds: 7 })
     harbor = new HarborClient(`http://${adapter.address}`)
   }, 30_000)

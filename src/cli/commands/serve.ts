@@ -25,6 +25,10 @@ Options:
       --retry-base-ms N     first retry delay; doubles per delivery (default ${DEFAULTS.retryBaseMs})
       --retry-max-ms N      longest retry delay (default ${DEFAULTS.retryMaxMs})
       --log-level LEVEL     fatal|error|warn|info|debug|trace|silent (default $VIGIL_LOG_LEVEL, else info)
+      --replicas N          copies of every stream and KV bucket, 1-5 (default $VIGIL_REPLICAS, else 3
+                            when the NATS server reports a cluster of 3 or more servers, else 1)
+      --reconcile-ms N      how often indexed images missing from VIGIL_INVENTORY are republished;
+                            0 = never (default $VIGIL_RECONCILE_MS, else ${DEFAULTS.reconcileMs})
 
 Environment: NATS_URL, VIGIL_DATA, VIGIL_HTTP, VIGIL_REPLICA_ID, VIGIL_API_TOKEN (bearer token
 for every HTTP route but /healthz and /readyz), VIGIL_SECRET_KEY (32 bytes, base64 or hex; the
@@ -37,6 +41,7 @@ const str = { type: 'string' } as const
 const options = {
   nats: str, http: str, data: str, workers: str, concurrency: str, 'replica-id': str, 'max-deliveries': str, 'max-message-bytes': str,
   'ack-wait-ms': str, 'job-timeout-ms': str, 'grace-ms': str, 'retry-base-ms': str, 'retry-max-ms': str, 'log-level': str,
+  replicas: str, 'reconcile-ms': str,
 } as const
 
 async function run(argv: string[], io: CliIo): Promise<number> {

@@ -18,7 +18,7 @@ import type { Capabilities, HarborArtifact } from './request.js'
 export const SCANS_BUCKET = 'vigil-harbor-scans'
 export const RESULTS_CONSUMER = 'vigil-harbor-results'
 // Harbor polls for up to ~30 minutes (reference §6.3); a day leaves room for a long queue.
-const SCAN_TTL_MS = 24 * 3_600_000
+export const SCAN_TTL_MS = 24 * 3_600_000
 
 export type ScanStatus = 'queued' | 'running' | 'done' | 'failed'
 
