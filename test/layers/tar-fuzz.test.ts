@@ -183,7 +183,10 @@ describe('analyzeLayer on truncated and damaged gzip layers', () => {
     const gz = gzipSync(corpus())
     for (let round = 0; round < 40; round++) {
       const bytes = Buffer.from(gz.subarray(0, Math.floor(next() * gz.length)))
-      if (round % 2 === 1 && bytes.length > 20) { const at = 10 + Math.floor(next() * (bytes.length - 10)); bytes[at] = bytes[at]! ^ 0xff }
+      if (round % 2 === 1 && bytes.length > 20) {
+        const at = 10 + Math.floor(next() * (bytes.length - 10))
+        bytes[at] = bytes[at]! ^ 0xff
+      }
       const layer = await writeBlob(dir, bytes, 'application/vnd.oci.image.layer.v1.tar+gzip')
       let code = 'resolved'
       try {
