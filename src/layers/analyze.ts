@@ -254,7 +254,8 @@ class TarWalker {
   private async parseAll(info: FileInfo, analyzers: Analyzer[], bytes: Uint8Array): Promise<void> {
     for (const a of analyzers) {
       try {
-        const result: AnalyzerResult = await a.parse(bytes, { ...info, layer: this.layerDigest })
+        const { warnings, ...result }: AnalyzerResult = await a.parse(bytes, { ...info, layer: this.layerDigest })
+        for (const w of warnings ?? []) this.record({ ...w, message: `${a.name} on ${info.path}: ${w.message}`, details: { ...w.details, path: info.path, analyzer: a.name } })
         if (result.packages?.length || result.os || result.ownedFiles?.length) {
           const file: FileReport = { path: info.path, analyzer: a.name, result }
           this.report.files.push(file)
@@ -267,7 +268,9 @@ class TarWalker {
   }
 
   private record(err: VigilError | ErrorRecord): void {
-    if (this.report.errors.length < MAX_ERRORS) this.report.errors.push(VigilError.is(err) ? err.toRecord() : err)
+    const errors = this.report.errors
+    if (errors.length < MAX_ERRORS) errors.push(VigilError.is(err) ? err.toRecord() : err)
+    else if (errors.length === MAX_ERRORS) errors.push({ code: VigilError.is(err) ? err.code : err.code, message: `more than ${MAX_ERRORS} problems in this layer; the rest are not listed`, retryable: false })
   }
 }
 
