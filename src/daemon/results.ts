@@ -23,7 +23,8 @@ export interface ScanResult {
   findings?: Finding[]
   /** Findings left out to keep the message under the broker's max payload (read them over HTTP). */
   findingsOmitted?: number
-  /** What the scan skipped (the inventory's warnings): present only when the result may be incomplete. */
+  /** False, with `warnings` (what the scan skipped), when the inventory may be incomplete. */
+  complete?: false
   warnings?: InventoryWarning[]
   error?: { code: string; message: string }
   deliveries?: number
@@ -63,7 +64,7 @@ export function doneResult(id: string, reference: string, inventory: Inventory, 
   return {
     v: SCHEMA_VERSION, id, status: 'done', digest: inventory.image.digest, reference, platform: inventory.image.platform,
     analyzerSet: inventory.analyzerSet, fromStore, packages: inventory.packages.length, summary: summarize(findings), findings, deliveries,
-    ...(inventory.warnings?.length ? { warnings: inventory.warnings } : {}),
+    ...(inventory.warnings?.length ? { complete: false as const, warnings: inventory.warnings } : {}),
   }
 }
 
