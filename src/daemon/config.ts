@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto'
 import { availableParallelism, hostname } from 'node:os'
 import { deepFreeze, resolveDataDir } from '../config.js'
+import { isAbsolute, resolve } from 'node:path'
 import { VigilError } from '../errors.js'
+import { parseList, type TargetPolicy } from '../image/target-policy.js'
 
 /**
  * Everything `vigil serve` is told, validated once at start and frozen: no part of the daemon
@@ -36,6 +38,8 @@ export interface DaemonConfig {
   natsServerBin: string
   /** Where a broker is looked for before embedding one (DESIGN.md: nats://127.0.0.1:4222). */
   natsProbeUrl: string
+  /** Which targets a job may name (local roots, registry allow/deny lists); src/image/target-policy.ts. */
+  targetPolicy: TargetPolicy
 }
 
 export const DEFAULTS = {
@@ -53,7 +57,7 @@ export const DEFAULTS = {
 } as const
 
 export type ServeFlags = Partial<Record<
-  'nats' | 'http' | 'data' | 'workers' | 'concurrency' | 'replica-id' | 'max-deliveries' | 'max-message-bytes' | 'ack-wait-ms' | 'job-timeout-ms' | 'grace-ms' | 'retry-base-ms' | 'retry-max-ms' | 'log-level',
+  'nats' | 'http' | 'data' | 'workers' | 'concurrency' | 'replica-id' | 'max-deliveries' | 'max-message-bytes' | 'ack-wait-ms' | 'job-timeout-ms' | 'grace-ms' | 'retry-base-ms' | 'retry-max-ms' | 'log-level' | 'target-roots' | 'registry-allow' | 'registry-deny',
   string
 >>
 
@@ -126,8 +130,22 @@ export function parseDaemonConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = pr
     logLevel,
     natsServerBin: env.VIGIL_NATS_SERVER ?? DEFAULTS.natsServerBin,
     natsProbeUrl: natsUrl(env.VIGIL_NATS_PROBE_URL) ?? DEFAULTS.natsProbeUrl,
+    targetPolicy: parseTargetPolicy(flags, env),
   }
   return deepFreeze(config)
+}
+
+/** --target-roots / VIGIL_TARGET_ROOTS, --registry-allow / VIGIL_REGISTRY_ALLOW, --registry-deny / VIGIL_REGISTRY_DENY. */
+function parseTargetPolicy(flags: ServeFlags, env: NodeJS.ProcessEnv): TargetPolicy {
+  const localRoots = parseList(flags['target-roots'] ?? env.VIGIL_TARGET_ROOTS)
+  for (const root of localRoots) {
+    if (!isAbsolute(root)) throw new VigilError('ERR_CONFIG', `--target-roots / VIGIL_TARGET_ROOTS: "${root}" is not an absolute path`)
+  }
+  return {
+    localRoots: localRoots.map((r) => resolve(r)),
+    allowRegistries: parseList(flags['registry-allow'] ?? env.VIGIL_REGISTRY_ALLOW),
+    denyRegistries: parseList(flags['registry-deny'] ?? env.VIGIL_REGISTRY_DENY),
+  }
 }
 
 /** Nak delay for the n-th delivery (1-based): exponential, capped, so a flapping registry is not hammered. */

@@ -1,4 +1,4 @@
-import { createReadStream } from 'node:fs'
+import { createReadStream, statSync } from 'node:fs'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { Analyzer, AnalyzerResult, FileInfo } from '../analyzers/types.js'
@@ -88,6 +88,15 @@ const FILE_READ_CHUNK = 1024 * 1024
 export function openLayerBlob(layer: LayerRef): Readable {
   const loc = layer.locator
   if (loc.kind !== 'file') return openBlobStream(loc)
+  // stat, unlike open, does not wait on a FIFO: a layer that is not a regular file is refused
+  // before it can hold this worker for ever.
+  let info
+  try {
+    info = statSync(loc.path)
+  } catch (err) {
+    throw classify(err)
+  }
+  if (!info.isFile()) throw new VigilError('ERR_ARCHIVE_INVALID', `layer blob ${layer.digest} is not a regular file (a FIFO, socket or device)`)
   if (loc.length === 0) return Readable.from([])
   const start = loc.offset ?? 0
   const stream = createReadStream(loc.path, { start, ...(loc.length === undefined ? {} : { end: start + loc.length - 1 }), highWaterMark: FILE_READ_CHUNK })

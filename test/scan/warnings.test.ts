@@ -107,7 +107,7 @@ describe.skipIf(!HAS_SHARED)('warnings travel from the analyzer to every result'
   })
 
   it('the daemon scan result says so, and so does an answer from the store', async () => {
-    const ctx = { store, pool, secretKey: Buffer.alloc(32), aliases: openAliases(store) }
+    const ctx = { store, pool, secretKey: Buffer.alloc(32), aliases: openAliases(store), targetPolicy: { localRoots: [dir], allowRegistries: [], denyRegistries: [] } }
     const signal = new AbortController().signal
     const first = await runScan(ctx, { id: 'w1', target: `oci:${layout}` }, signal)
     const result = doneResult('w1', first.target, first.inventory, first.findings, first.fromStore, 1)

@@ -25,6 +25,12 @@ Options:
       --retry-base-ms N     first retry delay; doubles per delivery (default ${DEFAULTS.retryBaseMs})
       --retry-max-ms N      longest retry delay (default ${DEFAULTS.retryMaxMs})
       --log-level LEVEL     fatal|error|warn|info|debug|trace|silent (default $VIGIL_LOG_LEVEL, else info)
+      --target-roots DIRS   comma-separated directories that local targets in jobs (oci:,
+                            docker-archive:) may lie below (default $VIGIL_TARGET_ROOTS, else
+                            none: jobs may name registry images only)
+      --registry-allow LIST only these registries (host, host:port, *.domain, IP, CIDR; default
+                            $VIGIL_REGISTRY_ALLOW, else any but link-local / cloud metadata)
+      --registry-deny LIST  registries jobs may never name (default $VIGIL_REGISTRY_DENY)
 
 Environment: NATS_URL, VIGIL_DATA, VIGIL_HTTP, VIGIL_REPLICA_ID, VIGIL_API_TOKEN (bearer token
 for every HTTP route but /healthz and /readyz), VIGIL_SECRET_KEY (32 bytes, base64 or hex; the
@@ -37,6 +43,7 @@ const str = { type: 'string' } as const
 const options = {
   nats: str, http: str, data: str, workers: str, concurrency: str, 'replica-id': str, 'max-deliveries': str, 'max-message-bytes': str,
   'ack-wait-ms': str, 'job-timeout-ms': str, 'grace-ms': str, 'retry-base-ms': str, 'retry-max-ms': str, 'log-level': str,
+  'target-roots': str, 'registry-allow': str, 'registry-deny': str,
 } as const
 
 async function run(argv: string[], io: CliIo): Promise<number> {
