@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { zipSync } from 'fflate'
 import { afterAll, describe, expect, it } from 'vitest'
+import { seeded as rng } from '../../bench/reassess-fleet.js'
 import { readFeedPath, type ReadItem } from '../../src/feeds/read.js'
 import { DEFAULT_LIMITS } from '../../src/feeds/types.js'
 import { HAS_SHARED, noteSharedMissing, sharedPath } from '../helpers/shared.js'
@@ -20,17 +21,6 @@ const SEED = Number(process.env.VIGIL_FUZZ_SEED ?? 20261208)
 const CODES = new Set(['ERR_FEED_INVALID', 'ERR_FEED_FORMAT_UNKNOWN', 'ERR_FEED_RECORD_TOO_LARGE', 'ERR_FEED_RANGE_UNSUPPORTED', 'ERR_FEED_UNREADABLE'])
 const work = mkdtempSync(join(tmpdir(), 'vigil-feedfuzz-'))
 afterAll(() => rmSync(work, { recursive: true, force: true }))
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** One real file per format (plus generated EPSS/KEV in their published formats), as name → bytes. */
 function corpus(): [string, Buffer][] {

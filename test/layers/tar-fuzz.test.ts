@@ -1,5 +1,6 @@
 import { gzipSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { seeded as rng } from '../../bench/reassess-fleet.js'
 import { VigilError } from '../../src/errors.js'
 import { analyzeLayer } from '../../src/layers/analyze.js'
 import { TarReader } from '../../src/layers/tar-reader.js'
@@ -16,17 +17,6 @@ const SEED = Number(process.env.VIGIL_FUZZ_SEED ?? 20261208)
 const ROUNDS = 400
 /** What the harness collects of any one file; the reader itself holds at most 4 MiB of metadata. */
 const COLLECT_CAP = 256 * 1024
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 type Outcome = { ok: true; entries: number } | { ok: false; code: string }
 

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
+import { seeded as rng } from '../../bench/reassess-fleet.js'
 import { TarReader, type TarEntryType } from '../../src/layers/tar-reader.js'
 import { goTar, goTarChunks, type GoEntry, type GoFormat } from './go-tar-writer.js'
 
@@ -31,17 +32,6 @@ if (!hasTar) console.warn('[skip] tar writer property test: GNU tar is not insta
 console.warn(spawnSync('go', ['version'], { stdio: 'ignore' }).status === 0 ? '[note] go is installed, but the Go writer is emulated (test/layers/go-tar-writer.ts) so that the test needs no Go toolchain' : '[note] go is not installed: Go/BuildKit archives come from the header forms in test/layers/go-tar-writer.ts')
 
 const SEEDS = process.env.VIGIL_FUZZ_SEED ? [Number(process.env.VIGIL_FUZZ_SEED)] : [1, 2, 3]
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 interface Gen {
   next: () => number
