@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process'
 import { mkdirSync, symlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { parseDaemonConfig } from '../../src/daemon/config.js'
 import { openAliases, runScan, type ScanContext } from '../../src/daemon/scan.js'
 import type { ScanJob } from '../../src/daemon/messages.js'
 import { VigilError } from '../../src/errors.js'
@@ -110,6 +111,16 @@ describe('registry hosts in jobs', () => {
     for (const bad of ['other.example', 'corp.example.evil', 'mirror.example:5001', '11.0.0.1']) await expect(checkRegistryHost(bad, allow), bad).rejects.toMatchObject({ code: 'ERR_TARGET_INVALID' })
     await expect(checkRegistryHost('127.0.0.1:5000', { ...none, denyRegistries: ['127.0.0.0/8'] })).rejects.toMatchObject({ code: 'ERR_TARGET_INVALID' })
     expect(await failure({ id: 'deny', target: `${registry.host}/repo:tag` }, context({ ...none, denyRegistries: [registry.host] }))).toMatchObject({ code: 'ERR_TARGET_INVALID' })
+  })
+})
+
+describe('the policy comes from flags or the environment, validated once', () => {
+  it('--target-roots, --registry-allow and --registry-deny win over VIGIL_TARGET_ROOTS, VIGIL_REGISTRY_ALLOW and VIGIL_REGISTRY_DENY', () => {
+    const env = { VIGIL_TARGET_ROOTS: '/srv/images, /data/oci', VIGIL_REGISTRY_ALLOW: 'reg.example,10.0.0.0/8', VIGIL_REGISTRY_DENY: 'bad.example' }
+    expect(parseDaemonConfig({ data: dir }, env).targetPolicy).toEqual({ localRoots: ['/srv/images', '/data/oci'], allowRegistries: ['reg.example', '10.0.0.0/8'], denyRegistries: ['bad.example'] })
+    expect(parseDaemonConfig({ data: dir, 'target-roots': '/only', 'registry-allow': 'a.example', 'registry-deny': '' }, env).targetPolicy).toEqual({ localRoots: ['/only'], allowRegistries: ['a.example'], denyRegistries: [] })
+    expect(parseDaemonConfig({ data: dir }, {}).targetPolicy).toEqual({ localRoots: [], allowRegistries: [], denyRegistries: [] })
+    expect(() => parseDaemonConfig({ data: dir, 'target-roots': 'relative/dir' }, {})).toThrow(expect.objectContaining({ code: 'ERR_CONFIG' }))
   })
 })
 
