@@ -73,8 +73,8 @@ interface Body {
   pad: number
   /** Stored data bytes read so far (after any sparse map). */
   read: number
-  /** A sparse file's fragments, ascending; absent for a contiguous body. */
-  sparse?: Segment[]
+  /** A sparse file's fragments, ascending; undefined for a contiguous body. */
+  sparse: Segment[] | undefined
   /** Index of the fragment holding stored byte `read`, and that fragment's first stored byte. */
   segment: number
   segmentStart: number
@@ -199,15 +199,10 @@ export class TarReader {
 
   private header(block: Buffer): TarEvent | null {
     const at = this.position - BLOCK
-    // The checksum field itself counts as eight spaces. Some old tars summed signed bytes.
+    // The checksum field itself counts as eight spaces.
     let sum = 8 * 32
-    let signed = 8 * 32
-    for (let i = 0; i < BLOCK; i++) {
-      if (i === 148) i = 156
-      const b = block[i]!
-      sum += b
-      signed += b < 128 ? b : b - 256
-    }
+    for (let i = 0; i < 148; i++) sum += block[i]!
+    for (let i = 156; i < BLOCK; i++) sum += block[i]!
     if (sum === 8 * 32) {
       if (this.zeroBlock) this.ended = true
       this.zeroBlock = true
@@ -215,10 +210,11 @@ export class TarReader {
     }
     this.zeroBlock = false
     const stored = readNumber(block, 148, 8)
-    if (stored !== sum && stored !== signed) throw corrupt(`invalid tar header checksum at byte ${at} (stored ${stored}, computed ${sum}): not a tar stream, or damaged`)
-    const magic = block.toString('latin1', 257, 263)
-    const gnu = magic === 'ustar ' && block[263] === 0x20 && block[264] === 0
-    const ustar = magic === 'ustar\0'
+    // Some old tars summed the bytes as signed chars.
+    if (stored !== sum && stored !== signedChecksum(block)) throw corrupt(`invalid tar header checksum at byte ${at} (stored ${stored}, computed ${sum}): not a tar stream, or damaged`)
+    const magic = block[257] === 0x75 && block[258] === 0x73 && block[259] === 0x74 && block[260] === 0x61 && block[261] === 0x72
+    const gnu = magic && block[262] === 0x20 && block[263] === 0x20 && block[264] === 0
+    const ustar = magic && block[262] === 0
     const flag = block[156]!
     const sizeField = readNumber(block, 124, 12)
     if (!(sizeField >= 0) || !Number.isSafeInteger(sizeField)) throw corrupt(`tar header at byte ${at} has an invalid size`)
@@ -234,7 +230,7 @@ export class TarReader {
       name = `${readString(block, 345, star ? 131 : 155)}/${name}`
     }
     const mode = readNumber(block, 100, 8)
-    const header: TarHeader = { name, linkname: readString(block, 157, 100), type: TYPES[flag] ?? 'other', size: sizeField, mode: mode >= 0 ? mode : 0 }
+    const header: TarHeader = { name, linkname: block[157] === 0 ? '' : readString(block, 157, 100), type: TYPES[flag] ?? 'other', size: sizeField, mode: mode >= 0 ? mode : 0 }
     const pax = this.takeLongHeaders(header)
     let dataBytes = header.size
     // Pre-POSIX tars mark directories only with a trailing slash (on the full name).
@@ -257,7 +253,7 @@ export class TarReader {
   /** Announces an entry whose data section (`dataBytes` stored bytes) starts now. */
   private open(header: TarHeader, dataBytes: number, sparse?: Segment[]): TarEvent {
     if (sparse) checkSparse(sparse, header.size, dataBytes)
-    this.body = { header, left: dataBytes, pad: padding(dataBytes), read: 0, ...(sparse ? { sparse } : {}), segment: 0, segmentStart: 0 }
+    this.body = { header, left: dataBytes, pad: padding(dataBytes), read: 0, sparse, segment: 0, segmentStart: 0 }
     this.collecting = undefined
     return { kind: 'entry', header }
   }
@@ -418,6 +414,16 @@ const EMPTY = Buffer.alloc(0)
 
 function padding(size: number): number {
   return (BLOCK - (size % BLOCK)) % BLOCK
+}
+
+function signedChecksum(block: Buffer): number {
+  let sum = 8 * 32
+  for (let i = 0; i < BLOCK; i++) {
+    if (i === 148) i = 156
+    const b = block[i]!
+    sum += b < 128 ? b : b - 256
+  }
+  return sum
 }
 
 function readString(buf: Buffer, offset: number, length: number): string {
