@@ -135,6 +135,8 @@ class TarWalker {
   private readonly retained = new Map<string, Uint8Array>()
   private retainedBytes = 0
   private pending: Pending | undefined
+  /** Paths whose content an analyzer looked at: a hard link to one needs no warning. */
+  private readonly examined = new Set<string>()
 
   constructor(
     private readonly analyzers: readonly Analyzer[],
@@ -195,8 +197,10 @@ class TarWalker {
     const matched = this.matching(info)
     if (matched.length === 0) return
     if (bytes) return this.parseAll(info, matched, bytes)
-    // The target was not read (it matched nothing or did not fit the retain budget).
+    // The target's bytes were not kept: the link hides a lower layer's file here. When no analyzer
+    // ever looked at them (the target's name matched nothing), they went unread: the report says so.
     this.report.shadows.push(path)
+    if (!this.examined.has(target)) this.record(new VigilError('ERR_LINK_UNREAD', `hard link ${path} points at ${target}, a file no analyzer read; its content was not read`, { details: { path, target } }))
     return
   }
 
@@ -226,6 +230,7 @@ class TarWalker {
   private onBody(bytes: Buffer): Promise<void> | undefined {
     const p = this.pending
     if (!p) return
+    this.examined.add(p.info.path)
     if (p.phase === 'sniff') {
       const wanted = p.analyzers.filter((a) => a.sniff!(bytes))
       if (wanted.length === 0 || !this.fits(p.info, wanted)) {
