@@ -33,6 +33,7 @@ export const ERRORS = {
   ERR_LAYER_TOO_LARGE: { retryable: false, exit: 2, summary: 'a layer expands past the size or ratio limit (decompression bomb)' },
   ERR_PATH_UNSAFE: { retryable: false, exit: 2, summary: 'a tar entry path escapes the root' },
   ERR_FILE_TOO_LARGE: { retryable: false, exit: 2, summary: 'a matched file is larger than the per-file read limit' },
+  ERR_LINK_UNREAD: { retryable: false, exit: 2, summary: 'a hard link at a matched path points at content that was not kept, so it was not read' },
   // package databases
   ERR_PKGDB_CORRUPT: { retryable: false, exit: 2, summary: 'a package database is corrupt' },
   ERR_ARCHIVE_BOMB: { retryable: false, exit: 2, summary: 'an archive inside the image expands past the limit' },

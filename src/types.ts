@@ -90,4 +90,19 @@ export interface Inventory {
   /** Analyzer-set version the inventory was made with. */
   analyzerSet: string
   createdAt: string
+  /**
+   * Content that was seen but not read (a limit, a corrupt entry, an unsafe path): the packages are
+   * what could be read, so a scan with warnings may be incomplete. Absent when there are none.
+   */
+  warnings?: InventoryWarning[]
+}
+
+/** One thing a scan skipped: a catalogue code (src/errors.ts), what happened, and where. */
+export interface InventoryWarning {
+  code: string
+  message: string
+  /** The file in the image it concerns. */
+  path?: string
+  /** The layer that held it. */
+  layer?: string
 }

@@ -123,18 +123,27 @@ function wantedKey(bytes: Uint8Array, start: number, colon: number): keyof Field
 /**
  * Works on the bytes, not a decoded string: a status file is mostly multi-line Description and
  * Conffiles text we never read, so lines are skipped by their first byte and only the values of
- * the five wanted fields are decoded.
+ * the five wanted fields are decoded. A stanza holding a NUL byte (binary data: damage, or an
+ * attempt to hide the file) is left out and named in `warnings`; the other stanzas still count.
  */
 export function parseDpkgStatus(bytes: Uint8Array, path: string): AnalyzerResult {
-  if (bytes.includes(0)) throw new VigilError('ERR_PKGDB_CORRUPT', `${path}: binary data in a dpkg status file`)
   const packages: Package[] = []
   let fields: Fields = {}
   let fieldCount = 0
   let badLines = 0
-  const flush = (): void => {
-    const pkg = toPackage(fields, path)
-    if (pkg) packages.push(pkg)
+  let nul = bytes.indexOf(0)
+  let stanzaStart = 0
+  const binary: string[] = []
+  const flush = (stanzaEnd: number): void => {
+    if (nul >= 0 && nul < stanzaEnd) {
+      binary.push(fields.Package?.slice(0, 100) ?? `at byte ${stanzaStart}`)
+      nul = bytes.indexOf(0, stanzaEnd)
+    } else {
+      const pkg = toPackage(fields, path)
+      if (pkg) packages.push(pkg)
+    }
     fields = {}
+    stanzaStart = stanzaEnd
   }
   const n = bytes.length
   for (let pos = 0; pos < n; ) {
@@ -145,7 +154,7 @@ export function parseDpkgStatus(bytes: Uint8Array, path: string): AnalyzerResult
       // A continuation line, or (only whitespace) a stanza separator.
       let i = pos
       while (i < end && isSpace(bytes[i])) i++
-      if (i === end) flush()
+      if (i === end) flush(end)
     } else {
       const colon = bytes.indexOf(58, pos)
       if (colon < 0 || colon >= end) {
@@ -154,23 +163,26 @@ export function parseDpkgStatus(bytes: Uint8Array, path: string): AnalyzerResult
         fieldCount++
         const key = wantedKey(bytes, pos, colon)
         if (key) {
-          if (key === 'Package' && fields.Package !== undefined) flush() // a lost blank line between stanzas
+          if (key === 'Package' && fields.Package !== undefined) flush(pos) // a lost blank line between stanzas
           fields[key] = utf8.decode(bytes.subarray(colon + 1, end)).trim()
         }
       }
     }
     pos = end + 1
   }
-  flush()
+  flush(n)
   if (badLines > 0 && fieldCount === 0) {
     throw new VigilError('ERR_PKGDB_CORRUPT', `${path}: ${badLines} lines and none is a control field`)
   }
-  return { packages }
+  if (binary.length === 0) return { packages }
+  const named = binary.slice(0, 10).join(', ') + (binary.length > 10 ? `, … (${binary.length} in all)` : '')
+  const warning = new VigilError('ERR_PKGDB_CORRUPT', `${path}: ${binary.length} stanza(s) hold binary data (a NUL byte) and were skipped: ${named}`, { details: { skipped: binary.length } })
+  return { packages, warnings: [warning.toRecord()] }
 }
 
 export const dpkgAnalyzer: Analyzer = {
   name: 'dpkg',
-  version: 1,
+  version: 2,
   kind: 'os',
   maxBytes: 128 * 1024 * 1024,
   match: (file: FileInfo) => file.path === STATUS_FILE || isStatusDirStanza(file.path),

@@ -1,10 +1,13 @@
-import { VigilError } from '../errors.js'
+import { VigilError, type ErrorRecord } from '../errors.js'
 import type { Package } from '../types.js'
 import type { Analyzer, FileInfo } from './types.js'
 import { baseName, dedupe, langPackage, utf8 } from './lang/common.js'
-import { type InflateBudget, readZipDirectory, readZipEntry } from './lang/zip.js'
+import { type InflateBudget, readZipDirectory, readZipEntry, type ZipEntry } from './lang/zip.js'
 
-/** Nested archives deeper than this are not opened (Spring Boot puts jars one level down). */
+/**
+ * Nested archives deeper than this are not opened (Spring Boot puts jars one level down); the
+ * archives above them still count, and the skipped one is named in the result's warnings.
+ */
 export const MAX_JAR_DEPTH = 4
 /** Bytes that may be inflated for one archive in the image, nested archives included. */
 export const JAR_INFLATE_BUDGET = 512 * 1024 * 1024
@@ -27,22 +30,28 @@ function isJavaArchive(name: string): boolean {
  */
 export const javaArchiveAnalyzer: Analyzer = {
   name: 'java-archive',
-  version: 1,
+  version: 2,
   kind: 'lang',
   maxBytes: 512 * 1024 * 1024,
   match(file: FileInfo): boolean {
     return isJavaArchive(file.path)
   },
   parse(bytes, ctx) {
-    return { packages: parseJavaArchive(bytes, ctx.path) }
+    const warnings: ErrorRecord[] = []
+    const packages = parseJavaArchive(bytes, ctx.path, JAR_INFLATE_BUDGET, warnings)
+    return warnings.length ? { packages, warnings } : { packages }
   },
 }
 
-/** All packages of one archive file; `budgetBytes` bounds what its (nested) entries may inflate to. */
-export function parseJavaArchive(bytes: Uint8Array, path: string, budgetBytes = JAR_INFLATE_BUDGET): Package[] {
+/**
+ * All packages of one archive file; `budgetBytes` bounds what its (nested) entries may inflate to.
+ * Throws only when the archive itself cannot be read; an entry or nested archive that cannot be
+ * (corrupt, too deep, past the budget) is skipped and named in `warnings`.
+ */
+export function parseJavaArchive(bytes: Uint8Array, path: string, budgetBytes = JAR_INFLATE_BUDGET, warnings: ErrorRecord[] = []): Package[] {
   const budget: InflateBudget = { remaining: budgetBytes }
   const packages: Package[] = []
-  for (const id of parseArchive(bytes, path, 0, budget)) {
+  for (const id of parseArchive(bytes, path, 0, budget, warnings)) {
     packages.push(langPackage('Maven', `${id.groupId}:${id.artifactId}`, id.version, path))
   }
   return dedupe(packages)
@@ -54,31 +63,52 @@ export interface MavenId {
   version: string
 }
 
-function parseArchive(bytes: Uint8Array, where: string, depth: number, budget: InflateBudget): MavenId[] {
-  if (depth > MAX_JAR_DEPTH) {
-    throw new VigilError('ERR_ARCHIVE_BOMB', `${where}: archives nested deeper than ${MAX_JAR_DEPTH}`)
+/** Reads one entry, or records why it cannot be read and returns undefined. */
+function entryBytes(bytes: Uint8Array, entry: ZipEntry, budget: InflateBudget, where: string, warnings: ErrorRecord[]): Uint8Array | undefined {
+  try {
+    return readZipEntry(bytes, entry, budget, where)
+  } catch (err) {
+    if (!VigilError.is(err)) throw err
+    warnings.push({ ...err.toRecord(), message: `${err.message}; skipped` })
+    return undefined
   }
+}
+
+function parseArchive(bytes: Uint8Array, where: string, depth: number, budget: InflateBudget, warnings: ErrorRecord[]): MavenId[] {
   const ids: MavenId[] = []
   let ownPoms = 0
   let manifest: Map<string, string> | undefined
   for (const entry of readZipDirectory(bytes, where)) {
     if (entry.name.endsWith('/')) continue
+    // Once the budget is spent every further read would fail the same way: one warning says so.
+    if (budget.remaining <= 0) {
+      warnings.push({ code: 'ERR_ARCHIVE_BOMB', message: `${where}: the ${JAR_INFLATE_BUDGET}-byte inflate budget is spent; its remaining entries were not read`, retryable: false })
+      break
+    }
     const base = baseName(entry.name)
     if (base === 'pom.properties') {
-      const id = pomProperties(utf8(readZipEntry(bytes, entry, budget, where)))
+      const raw = entryBytes(bytes, entry, budget, where, warnings)
+      const id = raw && pomProperties(utf8(raw))
       if (!id) continue
       ids.push(id)
       ownPoms++
     } else if (entry.name === 'META-INF/MANIFEST.MF') {
-      manifest = manifestAttributes(utf8(readZipEntry(bytes, entry, budget, where)))
+      const raw = entryBytes(bytes, entry, budget, where, warnings)
+      if (raw) manifest = manifestAttributes(utf8(raw))
     } else if (isJavaArchive(entry.name)) {
-      const inner = readZipEntry(bytes, entry, budget, where)
+      const inner = `${where}!${entry.name}`
+      if (depth + 1 > MAX_JAR_DEPTH) {
+        warnings.push({ code: 'ERR_ARCHIVE_BOMB', message: `${inner}: archives nested deeper than ${MAX_JAR_DEPTH} are not opened; skipped`, retryable: false, details: { entry: inner } })
+        continue
+      }
+      const raw = entryBytes(bytes, entry, budget, where, warnings)
+      if (!raw) continue
       try {
-        ids.push(...parseArchive(inner, `${where}!${entry.name}`, depth + 1, budget))
+        ids.push(...parseArchive(raw, inner, depth + 1, budget, warnings))
       } catch (err) {
-        // A broken library inside a war should not hide the rest of it (Trivy skips it too);
-        // bombs and over-deep nesting still end the whole archive.
-        if (!(VigilError.is(err) && err.code === 'ERR_PKGDB_CORRUPT')) throw err
+        // A broken library inside a war does not hide the rest of it (Trivy skips it too).
+        if (!VigilError.is(err)) throw err
+        warnings.push({ ...err.toRecord(), message: `${err.message}; skipped` })
       }
     }
   }

@@ -1,3 +1,4 @@
+import type { ErrorRecord } from '../errors.js'
 import type { OsInfo, Package } from '../types.js'
 
 /** Unique analyzer names; the name is part of the layer-cache key together with `version`. */
@@ -32,6 +33,11 @@ export interface AnalyzerResult {
   os?: Partial<OsInfo> & { family?: string }
   /** Files that an OS package database says are owned by OS packages (dpkg info/*.list, rpm, apk). */
   ownedFiles?: string[]
+  /**
+   * What the parser skipped while keeping the rest (a nested archive past the depth limit, a
+   * corrupt stanza): catalogue errors as plain records, carried into the inventory's warnings.
+   */
+  warnings?: ErrorRecord[]
 }
 
 export interface Analyzer {
@@ -48,6 +54,9 @@ export interface Analyzer {
   sniff?(head: Uint8Array): boolean
   /** Per-file read limit in bytes; a larger matched file is skipped with ERR_FILE_TOO_LARGE. */
   readonly maxBytes?: number
-  /** Throws only VigilError (ERR_PKGDB_CORRUPT, ERR_ARCHIVE_BOMB, ...). */
+  /**
+   * Throws only VigilError (ERR_PKGDB_CORRUPT, ERR_ARCHIVE_BOMB, ...), and only when nothing of the
+   * file can be read; a part that cannot be read is left out and named in `warnings`.
+   */
   parse(bytes: Uint8Array, ctx: ParseContext): AnalyzerResult | Promise<AnalyzerResult>
 }

@@ -176,6 +176,7 @@ function indexInTxn(store: Store, entry: IndexEntry, matcher: Matcher, writes: T
   }
   if (order.some((at, i) => at !== i)) record.order = encodeIds(order)
   if (inv.os) record.os = inv.os
+  if (inv.warnings?.length) record.warnings = inv.warnings
   writeImage(store, record)
   adjustPostingCount(store, postings - (previous?.postings ?? 0))
 }

@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto'
 import { availableParallelism, hostname } from 'node:os'
 import { deepFreeze, resolveDataDir } from '../config.js'
+import { isAbsolute, resolve } from 'node:path'
 import { VigilError } from '../errors.js'
+import { parseList, type TargetPolicy } from '../image/target-policy.js'
 
 /**
  * Everything `vigil serve` is told, validated once at start and frozen: no part of the daemon
@@ -43,6 +45,8 @@ export interface DaemonConfig {
   replicas: number | undefined
   /** How often indexed images missing from VIGIL_INVENTORY are looked for and republished; 0 = never. */
   reconcileMs: number
+  /** Which targets a job may name (local roots, registry allow/deny lists); src/image/target-policy.ts. */
+  targetPolicy: TargetPolicy
 }
 
 export const DEFAULTS = {
@@ -64,7 +68,8 @@ export const DEFAULTS = {
 export const MAX_REPLICAS = 5
 
 export type ServeFlags = Partial<Record<
-  'nats' | 'http' | 'data' | 'workers' | 'concurrency' | 'replica-id' | 'max-deliveries' | 'max-message-bytes' | 'ack-wait-ms' | 'job-timeout-ms' | 'grace-ms' | 'retry-base-ms' | 'retry-max-ms' | 'log-level' | 'replicas' | 'reconcile-ms',
+  'nats' | 'http' | 'data' | 'workers' | 'concurrency' | 'replica-id' | 'max-deliveries' | 'max-message-bytes' | 'ack-wait-ms' | 'job-timeout-ms' | 'grace-ms' | 'retry-base-ms' | 'retry-max-ms' | 'log-level' | 'replicas' | 'reconcile-ms'
+  | 'target-roots' | 'registry-allow' | 'registry-deny',
   string
 >>
 
@@ -139,6 +144,7 @@ export function parseDaemonConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = pr
     natsProbeUrl: natsUrl(env.VIGIL_NATS_PROBE_URL) ?? DEFAULTS.natsProbeUrl,
     replicas: replicaCount(flags.replicas ?? env.VIGIL_REPLICAS),
     reconcileMs: integer('--reconcile-ms', flags['reconcile-ms'] ?? env.VIGIL_RECONCILE_MS, DEFAULTS.reconcileMs, 0, 7 * 24 * 3_600_000),
+    targetPolicy: parseTargetPolicy(flags, env),
   }
   return deepFreeze(config)
 }
@@ -156,6 +162,19 @@ function replicaCount(text: string | undefined): number | undefined {
 export function resolveReplicas(configured: number | undefined, clusterServers: number): { replicas: number; explicit: boolean } {
   if (configured !== undefined) return { replicas: configured, explicit: true }
   return { replicas: clusterServers >= 3 ? 3 : 1, explicit: false }
+}
+
+/** --target-roots / VIGIL_TARGET_ROOTS, --registry-allow / VIGIL_REGISTRY_ALLOW, --registry-deny / VIGIL_REGISTRY_DENY. */
+function parseTargetPolicy(flags: ServeFlags, env: NodeJS.ProcessEnv): TargetPolicy {
+  const localRoots = parseList(flags['target-roots'] ?? env.VIGIL_TARGET_ROOTS)
+  for (const root of localRoots) {
+    if (!isAbsolute(root)) throw new VigilError('ERR_CONFIG', `--target-roots / VIGIL_TARGET_ROOTS: "${root}" is not an absolute path`)
+  }
+  return {
+    localRoots: localRoots.map((r) => resolve(r)),
+    allowRegistries: parseList(flags['registry-allow'] ?? env.VIGIL_REGISTRY_ALLOW),
+    denyRegistries: parseList(flags['registry-deny'] ?? env.VIGIL_REGISTRY_DENY),
+  }
 }
 
 /** Nak delay for the n-th delivery (1-based): exponential, capped, so a flapping registry is not hammered. */

@@ -77,7 +77,7 @@ export async function startDaemon(config: Readonly<DaemonConfig>, log: Logger): 
     let caughtUp = false
     let stopping = false
 
-    const worker = new JobWorker({ config, js, maxPayload, ledger, scan: { store, pool, secretKey: secret.key, aliases: openAliases(store) }, metrics, log, deadLetter })
+    const worker = new JobWorker({ config, js, maxPayload, ledger, scan: { store, pool, secretKey: secret.key, aliases: openAliases(store), targetPolicy: config.targetPolicy }, metrics, log, deadLetter })
     metrics.sources = {
       inFlight: () => worker.active,
       concurrency: () => config.concurrency,

@@ -3,7 +3,7 @@ import { headers as natsHeaders, type MsgHdrs } from '@nats-io/transport-node'
 import type { ChangedFinding, FindingsChanged } from '../assess/index.js'
 import type { ErrorRecord } from '../errors.js'
 import { SEVERITIES, type Finding, type Severity } from '../match/types.js'
-import type { Inventory } from '../types.js'
+import type { Inventory, InventoryWarning } from '../types.js'
 import { encode, JSON_CONTENT_TYPE, SCHEMA_VERSION, type Encoding } from './messages.js'
 import { SUBJECTS } from './subjects.js'
 
@@ -23,6 +23,9 @@ export interface ScanResult {
   findings?: Finding[]
   /** Findings left out to keep the message under the broker's max payload (read them over HTTP). */
   findingsOmitted?: number
+  /** False, with `warnings` (what the scan skipped), when the inventory may be incomplete. */
+  complete?: false
+  warnings?: InventoryWarning[]
   error?: { code: string; message: string }
   deliveries?: number
   /** The replica that answered. */
@@ -61,6 +64,7 @@ export function doneResult(id: string, reference: string, inventory: Inventory, 
   return {
     v: SCHEMA_VERSION, id, status: 'done', digest: inventory.image.digest, reference, platform: inventory.image.platform,
     analyzerSet: inventory.analyzerSet, fromStore, packages: inventory.packages.length, summary: summarize(findings), findings, deliveries,
+    ...(inventory.warnings?.length ? { complete: false as const, warnings: inventory.warnings } : {}),
   }
 }
 

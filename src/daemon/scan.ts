@@ -6,11 +6,12 @@ import { formatPlatform, parsePlatform, DEFAULT_PLATFORM } from '../image/platfo
 import { parseTarget, type Target } from '../image/reference.js'
 import { RegistryClient } from '../image/registry.js'
 import { resolveImage } from '../image/resolve.js'
+import { checkTarget, DEFAULT_TARGET_POLICY, type TargetPolicy } from '../image/target-policy.js'
 import type { RegistryAuth } from '../image/types.js'
 import type { LayerPool } from '../layers/pool.js'
 import { matchInventory, type Finding } from '../match/index.js'
 import { buildInventory } from '../scan/inventory.js'
-import { decryptSecret } from '../secrets.js'
+import { bindingForTarget, decryptSecret } from '../secrets.js'
 import type { Store } from '../store/env.js'
 import { readImage } from '../store/images.js'
 import type { Inventory } from '../types.js'
@@ -22,6 +23,8 @@ export interface ScanContext {
   secretKey: Buffer
   /** `<top manifest digest>|<platform>` → image digest, for tags and indexes already scanned. */
   aliases: Database<string, string>
+  /** What a job may name; absent = DEFAULT_TARGET_POLICY (registry images only). */
+  targetPolicy?: TargetPolicy
 }
 
 export interface ScanOutcome {
@@ -39,12 +42,22 @@ export function openAliases(store: Store): Database<string, string> {
 
 /** The job's image as a CLI target string, and its credentials decrypted (memory only). */
 export function jobTarget(job: ScanJob, key: Buffer): { target: string; auth?: RegistryAuth } {
-  const auth = job.credentials !== undefined ? credentialsAuth(decryptSecret(job.credentials, key)) : job.registry?.authorization !== undefined ? headerAuth(decryptSecret(job.registry.authorization, key)) : undefined
-  if (job.target !== undefined) return auth ? { target: job.target, auth } : { target: job.target }
+  const target = targetOf(job)
+  const sealed = job.credentials ?? job.registry?.authorization
+  if (sealed === undefined) return { target }
+  // Credentials open only for the registry and repository they were sealed for.
+  const binding = bindingForTarget(target)
+  if (!binding) throw new VigilError('ERR_SECRET', 'credentials were given for a target that is not a registry image')
+  const plain = decryptSecret(sealed, key, binding)
+  return { target, auth: job.credentials !== undefined ? credentialsAuth(plain) : headerAuth(plain) }
+}
+
+/** The job's image as a CLI target string (Harbor's registry + artifact become one). */
+function targetOf(job: ScanJob): string {
+  if (job.target !== undefined) return job.target
   const { registry, artifact } = job as Required<Pick<ScanJob, 'registry' | 'artifact'>>
   const ref = artifact.digest ? `@${artifact.digest}` : `:${artifact.tag}`
-  const target = `${registry.url.replace(/\/+$/, '')}/${artifact.repository}${ref}`
-  return auth ? { target, auth } : { target }
+  return `${registry.url.replace(/\/+$/, '')}/${artifact.repository}${ref}`
 }
 
 function credentialsAuth(plain: string): RegistryAuth {
@@ -92,9 +105,11 @@ async function knownDigest(ctx: ScanContext, target: Target, platform: string, a
 }
 
 export async function runScan(ctx: ScanContext, job: ScanJob, signal: AbortSignal): Promise<ScanOutcome> {
+  const parsed = parseTarget(targetOf(job))
+  if (parsed.kind === 'sbom') throw new VigilError('ERR_TARGET_INVALID', 'the daemon scans images; sbom: targets are for `vigil scan`')
+  // Before credentials are opened and before anything is read or fetched.
+  await checkTarget(parsed, ctx.targetPolicy ?? DEFAULT_TARGET_POLICY)
   const { target, auth } = jobTarget(job, ctx.secretKey)
-  const parsed = parseTarget(target)
-  if (parsed.kind === 'sbom') throw new VigilError('ERR_TARGET_INVALID', `${target}: the daemon scans images; sbom: targets are for \`vigil scan\``)
   // Only a platform the job asks for is enforced: a single-platform image (Harbor scans each child
   // of a multi-arch index by digest) is taken as it is; an index still defaults to linux/amd64.
   const asked = job.platform !== undefined ? formatPlatform(parsePlatform(job.platform)) : undefined

@@ -39,6 +39,30 @@ export async function* splitLines(chunks: AsyncIterable<Uint8Array>, maxLine: nu
   if (size > 0 || dropped > 0) yield flush()
 }
 
-export async function* textLines(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<string> {
-  for await (const line of splitLines(chunks, Number.MAX_SAFE_INTEGER)) if ('text' in line) yield line.text.replace(/\r$/, '')
+/**
+ * At most the first `max` bytes of a byte stream, and the rest of it still unread: enough to
+ * recognise a format without holding a line that may never end.
+ */
+export async function readHeadOf(chunks: AsyncIterable<Uint8Array>, max: number): Promise<{ head: Buffer; rest: AsyncIterable<Uint8Array> }> {
+  const it = chunks[Symbol.asyncIterator]()
+  const parts: Buffer[] = []
+  let size = 0
+  let done = false
+  while (size < max) {
+    const r = await it.next()
+    if (r.done) {
+      done = true
+      break
+    }
+    const b = Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength)
+    parts.push(b)
+    size += b.length
+  }
+  const head = Buffer.concat(parts)
+  async function* rest(): AsyncGenerator<Uint8Array> {
+    yield head
+    if (done) return
+    for (let r = await it.next(); !r.done; r = await it.next()) yield r.value
+  }
+  return { head: head.subarray(0, max), rest: rest() }
 }

@@ -3,11 +3,11 @@ import { open, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createGunzip } from 'node:zlib'
 import { Readable } from 'node:stream'
-import { Unzip, gunzipSync } from 'fflate'
+import { Unzip } from 'fflate'
 import { alpineSecdbToItems } from './alpine.js'
 import { debianTrackerToItems, looksLikeDebianTracker } from './debian.js'
 import { epssToItems, kevToItems } from './exploit.js'
-import { splitLines, textLines } from './lines.js'
+import { readHeadOf, splitLines } from './lines.js'
 import { nodejsWgToItems } from './nodejs.js'
 import { osvToItems } from './osv.js'
 import { nativeInflate } from './zip-inflate.js'
@@ -119,7 +119,7 @@ async function* readFeedFile(file: string, knownSize: number | undefined, limits
   }
   if (format === 'epss-csv') {
     yield { kind: 'file', file, format }
-    yield* epssToItems(textLines(whole ? Readable.from([whole]) : createReadStream(file)), file)
+    yield* epssToItems(splitLines(whole ? Readable.from([whole]) : createReadStream(file), limits.maxRecordBytes), file)
     return
   }
   if (format === 'osv-ndjson') {
@@ -211,62 +211,67 @@ async function* readNdjson(chunks: AsyncIterable<Uint8Array>, file: string, limi
   }
 }
 
-/** gzip: EPSS ships as .csv.gz; anything else gzipped is read (bounded) and detected again. */
+/**
+ * gzip: EPSS ships as .csv.gz. The format is told from the first 64 KiB inflated; line formats
+ * (EPSS, NDJSON) then stream with each line held to the record limit, and a JSON document is
+ * inflated only up to its limit (one OSV record: the record limit; anything else: the file
+ * limit), so a gzip of one endless line is refused at the limit instead of being inflated whole.
+ */
 async function* readGzip(file: string, limits: ReadLimits): AsyncGenerator<ReadItem> {
-  const stream = createReadStream(file).pipe(createGunzip())
-  const lines = textLines(stream as AsyncIterable<Uint8Array>)
-  const first = await lines.next().catch((err: Error) => err)
-  if (first instanceof Error) {
-    yield recordError('ERR_FEED_UNREADABLE', file, `gzip: ${first.message}`)
-    return
+  const source = createReadStream(file, { highWaterMark: 1 << 20 })
+  const inflated = source.pipe(createGunzip())
+  const stop = () => {
+    inflated.destroy()
+    source.destroy()
   }
-  const text = first.done ? '' : first.value
-  if (detectText(text) === 'epss-csv') {
-    yield { kind: 'file', file, format: 'epss-csv' }
-    try {
-      yield* epssToItems(prepend(text, lines), file)
-    } catch (err) {
-      yield recordError('ERR_FEED_UNREADABLE', file, `gzip: ${(err as Error).message}`)
-    }
-    return
-  }
-  stream.destroy()
-  let bytes: Uint8Array
+  let head: Buffer
+  let rest: AsyncIterable<Uint8Array>
   try {
-    bytes = gunzipSync(await readBounded(file, limits.maxFileBytes))
+    ;({ head, rest } = await readHeadOf(inflated as AsyncIterable<Uint8Array>, HEAD_BYTES))
   } catch (err) {
+    stop()
     yield recordError('ERR_FEED_UNREADABLE', file, `gzip: ${(err as Error).message}`)
     return
   }
-  const inner = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')
-  const format = detectText(inner.slice(0, HEAD_BYTES).trimStart())
-  if (format === 'osv-ndjson') {
-    yield { kind: 'file', file, format }
-    yield* readNdjson(Readable.from([bytes]), file, limits)
-    return
-  }
+  const text = head.toString('utf8').replace(/^\uFEFF/, '').trimStart()
+  const format = detectText(text)
   try {
-    yield* fromJson(JSON.parse(inner), format === 'json-unknown' ? undefined : format, file)
+    if (format === 'epss-csv' || format === 'osv-ndjson') {
+      yield { kind: 'file', file, format }
+      if (format === 'epss-csv') yield* epssToItems(splitLines(rest, limits.maxRecordBytes), file)
+      else yield* readNdjson(rest, file, limits)
+      return
+    }
+    if (!format) {
+      yield recordError('ERR_FEED_FORMAT_UNKNOWN', file, 'gzip of neither OSV JSON/NDJSON, Alpine secdb, Debian tracker JSON, npm advisory, EPSS CSV nor KEV JSON')
+      return
+    }
+    const single = format === 'osv-json' && !text.startsWith('[')
+    const cap = single ? limits.maxRecordBytes : limits.maxFileBytes
+    const parts: Buffer[] = []
+    let size = 0
+    for await (const chunk of rest) {
+      size += chunk.byteLength
+      if (size > cap) {
+        yield recordError('ERR_FEED_RECORD_TOO_LARGE', file, `gzip inflates past the ${cap}-byte ${single ? 'record' : 'file'} limit; not read`)
+        return
+      }
+      parts.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength))
+    }
+    let json: unknown
+    try {
+      json = JSON.parse(Buffer.concat(parts).toString('utf8').replace(/^\uFEFF/, ''))
+    } catch (err) {
+      yield recordError('ERR_FEED_INVALID', file, `invalid JSON: ${(err as Error).message}`)
+      return
+    }
+    parts.length = 0
+    yield* fromJson(json, format === 'json-unknown' ? undefined : format, file)
   } catch (err) {
-    yield recordError('ERR_FEED_INVALID', file, `invalid JSON: ${(err as Error).message}`)
+    yield recordError('ERR_FEED_UNREADABLE', file, `gzip: ${(err as Error).message}`)
+  } finally {
+    stop()
   }
-}
-
-async function* prepend(first: string, rest: AsyncIterable<string>): AsyncGenerator<string> {
-  yield first
-  yield* rest
-}
-
-async function readBounded(file: string, max: number): Promise<Uint8Array> {
-  const s = await stat(file)
-  if (s.size > max) throw new Error(`file is ${s.size} bytes, over the ${max}-byte limit`)
-  return readBytes(file)
-}
-
-async function readBytes(file: string): Promise<Uint8Array> {
-  const chunks: Buffer[] = []
-  for await (const c of createReadStream(file)) chunks.push(c as Buffer)
-  return Buffer.concat(chunks)
 }
 
 /**

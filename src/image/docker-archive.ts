@@ -1,3 +1,4 @@
+import { constants } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { VigilError } from '../errors.js'
@@ -23,10 +24,14 @@ function archiveError(path: string, why: string): VigilError {
 
 async function openArchive(path: string): Promise<FileHandle> {
   try {
-    const fh = await open(path, 'r')
-    if ((await fh.stat()).isDirectory()) {
+    // O_NONBLOCK: opening a FIFO for reading would otherwise wait (a thread-pool thread, for ever)
+    // for a writer; a regular file ignores the flag.
+    const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK)
+    const info = await fh.stat()
+    if (!info.isFile()) {
       await fh.close()
-      throw new VigilError('ERR_TARGET_INVALID', `${path} is a directory; docker-archive: needs a tar file (use oci:DIR for a layout)`)
+      if (info.isDirectory()) throw new VigilError('ERR_TARGET_INVALID', `${path} is a directory; docker-archive: needs a tar file (use oci:DIR for a layout)`)
+      throw new VigilError('ERR_TARGET_INVALID', `${path} is not a regular file (a FIFO, socket or device); docker-archive: needs a tar file`)
     }
     return fh
   } catch (err) {

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { VigilError } from '../errors.js'
+import { isSpecialHost } from './target-policy.js'
 import type { RetryPolicy } from './types.js'
 
 /**
@@ -54,8 +55,8 @@ async function fetchOnce(url: string, init: RequestInit, timeoutMs: number, oute
 export type Attempt = { response: Response } | { failure: unknown }
 
 /**
- * GET/HEAD `url`, following redirects by hand so that `Authorization` is dropped when a redirect
- * leaves the origin (blob storage behind a registry must not see registry credentials). Retries
+ * GET/HEAD `url`, following redirects by hand (followRedirects: another origin only for a blob,
+ * and then without `Authorization`, so blob storage never sees registry credentials). Retries
  * network failures, timeouts and retryable statuses with jittered exponential backoff; after the
  * last attempt a retryable status is returned as is (the caller words the error), and a network
  * failure becomes ERR_REGISTRY_UNAVAILABLE.
@@ -73,6 +74,8 @@ export async function fetchWithRetry(url: string, init: RequestInit & { headers?
       lastFailure = new Error(`HTTP ${response.status}`)
     } catch (err) {
       if (opts.signal?.aborted) throw opts.signal.reason ?? err
+      // A refused redirect is an answer, not a fault: another try would be refused the same way.
+      if (VigilError.is(err) && !err.retryable) throw err
       lastFailure = err
     }
   }
@@ -94,16 +97,38 @@ function describeFailure(err: unknown): string {
   return String(err)
 }
 
+/** A registry blob GET: the one request a registry may send to its blob storage (S3, GCS, a CDN). */
+const BLOB_PATH = /^\/v2\/.+\/blobs\/sha256:[0-9a-f]{64}$/
+
+/**
+ * Redirects are followed by hand: within the origin with the request's headers; to another origin
+ * only from a blob GET (the registry's blob storage), and then without credentials; never from
+ * https to http, and never to a link-local or cloud metadata address.
+ */
 async function followRedirects(url: string, init: RequestInit & { headers?: Record<string, string> }, timeoutMs: number, signal: AbortSignal | undefined): Promise<Response> {
   let current = url
   let headers = init.headers ?? {}
+  const origin = new URL(url)
+  const blob = BLOB_PATH.test(origin.pathname)
   for (let hop = 0; hop <= 5; hop++) {
     const response = await fetchOnce(current, { ...init, headers }, timeoutMs, signal)
     const location = response.headers.get('location')
     if (![301, 302, 303, 307, 308].includes(response.status) || !location) return response
     await response.body?.cancel().catch(() => undefined)
-    const next = new URL(location, current)
-    if (next.origin !== new URL(current).origin) headers = withoutAuthorization(headers)
+    let next: URL
+    try {
+      next = new URL(location, current)
+    } catch {
+      throw new VigilError('ERR_REGISTRY_PROTOCOL', `${redactUrl(url)} redirects to something that is not a URL`)
+    }
+    const refuse = (why: string) => new VigilError('ERR_REGISTRY_PROTOCOL', `${redactUrl(url)} redirects ${why}; not followed`)
+    if (next.protocol !== 'https:' && next.protocol !== 'http:') throw refuse('to a scheme other than http(s)')
+    if (origin.protocol === 'https:' && next.protocol === 'http:') throw refuse('from https to plain http')
+    if (isSpecialHost(next.hostname)) throw refuse('to a link-local or cloud metadata address')
+    if (next.origin !== origin.origin) {
+      if (!blob) throw refuse('to another origin (only a blob download may go to blob storage)')
+      headers = withoutAuthorization(headers)
+    }
     current = next.toString()
   }
   throw new VigilError('ERR_REGISTRY_PROTOCOL', `too many redirects from ${redactUrl(url)}`)

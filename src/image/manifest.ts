@@ -42,12 +42,16 @@ function bad(what: string, why: string): VigilError {
   return new VigilError('ERR_MANIFEST_INVALID', `${what}: ${why}`)
 }
 
+/**
+ * A JSON object from a registry or a file. Errors describe, never quote: JSON.parse's own message
+ * carries the first bytes of the body, and a job's result must not echo what a server answered.
+ */
 export function parseJsonObject(bytes: Uint8Array, what: string): Record<string, unknown> {
   let value: unknown
   try {
     value = JSON.parse(Buffer.from(bytes).toString('utf8'))
-  } catch (err) {
-    throw bad(what, `not JSON (${(err as Error).message})`)
+  } catch {
+    throw bad(what, `not JSON (${bytes.length} bytes)`)
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad(what, 'not a JSON object')
   return value as Record<string, unknown>
@@ -56,7 +60,7 @@ export function parseJsonObject(bytes: Uint8Array, what: string): Record<string,
 export function readDescriptor(value: unknown, what: string): Descriptor {
   if (typeof value !== 'object' || value === null) throw bad(what, 'descriptor is not an object')
   const v = value as Record<string, unknown>
-  if (!isDigest(v.digest)) throw bad(what, `descriptor digest ${JSON.stringify(v.digest)} is not sha256:<64 hex>`)
+  if (!isDigest(v.digest)) throw bad(what, 'descriptor digest is not sha256:<64 hex>')
   if (typeof v.size !== 'number' || !Number.isSafeInteger(v.size) || v.size < 0) throw bad(what, `descriptor ${v.digest} has no valid size`)
   const platform = readPlatform(v.platform)
   const annotations = typeof v.annotations === 'object' && v.annotations !== null ? (v.annotations as Record<string, string>) : undefined
@@ -80,14 +84,14 @@ export function parseManifest(bytes: Uint8Array, transportMediaType: string | un
   if (declared === MEDIA.dockerSchema1 || declared === MEDIA.dockerSchema1Signed || doc.schemaVersion === 1) {
     throw new VigilError('ERR_MEDIA_TYPE_UNSUPPORTED', `${what}: Docker schema 1 manifests are not supported`)
   }
-  if (doc.schemaVersion !== 2) throw bad(what, `schemaVersion ${JSON.stringify(doc.schemaVersion)} (expected 2)`)
+  if (doc.schemaVersion !== 2) throw bad(what, 'schemaVersion is not 2')
   const isIndex = declared === MEDIA.ociIndex || declared === MEDIA.dockerList || (!isKnownManifest(declared) && Array.isArray(doc.manifests))
   if (isIndex) {
     if (!Array.isArray(doc.manifests)) throw bad(what, 'index has no manifests array')
     return { kind: 'index', mediaType: declared || MEDIA.ociIndex, manifests: doc.manifests.map((m, i) => readDescriptor(m, `${what} manifests[${i}]`)) }
   }
   if (declared && !isKnownManifest(declared) && declared !== 'application/json') {
-    throw new VigilError('ERR_MEDIA_TYPE_UNSUPPORTED', `${what}: media type ${declared} is not an image manifest or index`)
+    throw new VigilError('ERR_MEDIA_TYPE_UNSUPPORTED', `${what}: media type ${printableMediaType(declared)} is not an image manifest or index`)
   }
   if (!Array.isArray(doc.layers)) throw bad(what, 'manifest has no layers array')
   return {
@@ -96,6 +100,11 @@ export function parseManifest(bytes: Uint8Array, transportMediaType: string | un
     config: readDescriptor(doc.config, `${what} config`),
     layers: doc.layers.map((l, i) => readDescriptor(l, `${what} layers[${i}]`)),
   }
+}
+
+/** A media type as the registry named it, only when it has the shape of one (else not echoed). */
+function printableMediaType(mediaType: string): string {
+  return /^[a-z0-9][a-z0-9.+-]{0,63}\/[a-z0-9][a-z0-9.+-]{0,127}$/i.test(mediaType) ? mediaType : `(not a media type, ${mediaType.length} characters)`
 }
 
 function isKnownManifest(mediaType: string): boolean {
@@ -107,7 +116,7 @@ export function parseImageConfig(bytes: Uint8Array, what: string): ImageConfig {
   const rootfs = raw.rootfs as { diff_ids?: unknown } | undefined
   if (typeof rootfs !== 'object' || rootfs === null || !Array.isArray(rootfs.diff_ids)) throw bad(what, 'no rootfs.diff_ids')
   const diffIds = rootfs.diff_ids.map((d, i) => {
-    if (!isDigest(d)) throw bad(what, `rootfs.diff_ids[${i}] ${JSON.stringify(d)} is not sha256:<64 hex>`)
+    if (!isDigest(d)) throw bad(what, `rootfs.diff_ids[${i}] is not sha256:<64 hex>`)
     return d
   })
   if (typeof raw.os !== 'string' || typeof raw.architecture !== 'string') throw bad(what, 'no os/architecture')

@@ -33,6 +33,8 @@ function layoutStore(dir: string): BlobStore {
       const path = blobPath(dir, digest)
       const info = await stat(path).catch(() => undefined)
       if (!info) throw new VigilError('ERR_ARCHIVE_INVALID', `OCI layout ${dir}: blob ${digest} is missing`)
+      // A FIFO or device here would hold the read (and a worker) for ever.
+      if (!info.isFile()) throw new VigilError('ERR_ARCHIVE_INVALID', `OCI layout ${dir}: blob ${digest} is not a regular file`)
       if (info.size > maxBytes) throw new VigilError('ERR_MANIFEST_INVALID', `OCI layout ${dir}: blob ${digest} is ${info.size} bytes, too big for a manifest or config`)
       return readFile(path)
     },

@@ -1,6 +1,7 @@
 import { VigilError } from '../errors.js'
 import { fetchWithRetry, redactUrl, type HttpOptions } from './http.js'
 import { isLoopbackHost } from './reference.js'
+import { isSpecialHost } from './target-policy.js'
 import type { RegistryAuth } from './types.js'
 
 export interface Challenge {
@@ -80,6 +81,7 @@ export async function fetchToken(challenge: Challenge, scope: string, auth: Regi
     throw new VigilError('ERR_REGISTRY_AUTH', `token realm ${redactUrl(url.toString())} is plain http while the registry is https; credentials not sent`)
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new VigilError('ERR_REGISTRY_PROTOCOL', 'Bearer challenge realm is not an http(s) URL')
+  if (isSpecialHost(url.hostname)) throw new VigilError('ERR_REGISTRY_PROTOCOL', 'Bearer challenge realm is a link-local or cloud metadata address; not contacted')
   if (challenge.params.service) url.searchParams.set('service', challenge.params.service)
   url.searchParams.append('scope', challenge.params.scope ?? scope)
   const headers: Record<string, string> = { accept: 'application/json' }

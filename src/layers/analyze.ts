@@ -1,4 +1,4 @@
-import { createReadStream } from 'node:fs'
+import { createReadStream, statSync } from 'node:fs'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { Analyzer, AnalyzerResult, FileInfo } from '../analyzers/types.js'
@@ -88,6 +88,15 @@ const FILE_READ_CHUNK = 1024 * 1024
 export function openLayerBlob(layer: LayerRef): Readable {
   const loc = layer.locator
   if (loc.kind !== 'file') return openBlobStream(loc)
+  // stat, unlike open, does not wait on a FIFO: a layer that is not a regular file is refused
+  // before it can hold this worker for ever.
+  let info
+  try {
+    info = statSync(loc.path)
+  } catch (err) {
+    throw classify(err)
+  }
+  if (!info.isFile()) throw new VigilError('ERR_ARCHIVE_INVALID', `layer blob ${layer.digest} is not a regular file (a FIFO, socket or device)`)
   if (loc.length === 0) return Readable.from([])
   const start = loc.offset ?? 0
   const stream = createReadStream(loc.path, { start, ...(loc.length === undefined ? {} : { end: start + loc.length - 1 }), highWaterMark: FILE_READ_CHUNK })
@@ -126,6 +135,8 @@ class TarWalker {
   private readonly retained = new Map<string, Uint8Array>()
   private retainedBytes = 0
   private pending: Pending | undefined
+  /** Paths whose content an analyzer looked at: a hard link to one needs no warning. */
+  private readonly examined = new Set<string>()
 
   constructor(
     private readonly analyzers: readonly Analyzer[],
@@ -186,8 +197,10 @@ class TarWalker {
     const matched = this.matching(info)
     if (matched.length === 0) return
     if (bytes) return this.parseAll(info, matched, bytes)
-    // The target was not read (it matched nothing or did not fit the retain budget).
+    // The target's bytes were not kept: the link hides a lower layer's file here. When no analyzer
+    // ever looked at them (the target's name matched nothing), they went unread: the report says so.
     this.report.shadows.push(path)
+    if (!this.examined.has(target)) this.record(new VigilError('ERR_LINK_UNREAD', `hard link ${path} points at ${target}, a file no analyzer read; its content was not read`, { details: { path, target } }))
     return
   }
 
@@ -217,6 +230,7 @@ class TarWalker {
   private onBody(bytes: Buffer): Promise<void> | undefined {
     const p = this.pending
     if (!p) return
+    this.examined.add(p.info.path)
     if (p.phase === 'sniff') {
       const wanted = p.analyzers.filter((a) => a.sniff!(bytes))
       if (wanted.length === 0 || !this.fits(p.info, wanted)) {
@@ -254,7 +268,8 @@ class TarWalker {
   private async parseAll(info: FileInfo, analyzers: Analyzer[], bytes: Uint8Array): Promise<void> {
     for (const a of analyzers) {
       try {
-        const result: AnalyzerResult = await a.parse(bytes, { ...info, layer: this.layerDigest })
+        const { warnings, ...result }: AnalyzerResult = await a.parse(bytes, { ...info, layer: this.layerDigest })
+        for (const w of warnings ?? []) this.record({ ...w, message: `${a.name} on ${info.path}: ${w.message}`, details: { ...w.details, path: info.path, analyzer: a.name } })
         if (result.packages?.length || result.os || result.ownedFiles?.length) {
           const file: FileReport = { path: info.path, analyzer: a.name, result }
           this.report.files.push(file)
@@ -267,7 +282,9 @@ class TarWalker {
   }
 
   private record(err: VigilError | ErrorRecord): void {
-    if (this.report.errors.length < MAX_ERRORS) this.report.errors.push(VigilError.is(err) ? err.toRecord() : err)
+    const errors = this.report.errors
+    if (errors.length < MAX_ERRORS) errors.push(VigilError.is(err) ? err.toRecord() : err)
+    else if (errors.length === MAX_ERRORS) errors.push({ code: VigilError.is(err) ? err.code : err.code, message: `more than ${MAX_ERRORS} problems in this layer; the rest are not listed`, retryable: false })
   }
 }
 

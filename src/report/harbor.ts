@@ -98,5 +98,7 @@ export function toHarborReport(report: ScanReport, artifact: HarborArtifact = ar
     scanner: { name: TOOL.name, vendor: TOOL.vendor, version: TOOL.version },
     ...(worst ? { severity: HARBOR_SEVERITY[worst] } : {}),
     vulnerabilities: findings.map((f) => item(f, report)),
+    // Not in Harbor's schema (Harbor ignores unknown fields): for API readers of the raw report.
+    ...(report.inventory.warnings?.length ? { complete: false, warnings: report.inventory.warnings } : {}),
   }
 }

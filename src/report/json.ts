@@ -16,5 +16,7 @@ export function toJsonReport(report: ScanReport): Record<string, unknown> {
     summary: countBySeverity(findings),
     findings,
     suppressed: report.suppressed.map((s) => ({ id: s.finding.id, pkgKey: s.finding.pkgKey, purl: s.finding.purl, ...s.suppression })),
+    // Only when the scan skipped something: the findings are then what could be read.
+    ...(inventory.warnings?.length ? { complete: false, warnings: inventory.warnings } : {}),
   }
 }

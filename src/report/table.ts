@@ -16,6 +16,8 @@ const COLOUR: Record<Severity, string> = {
 }
 const RESET = '\x1b[0m'
 const HEADERS = ['PACKAGE', 'INSTALLED', 'FIXED', 'ID', 'SEVERITY', 'RISK'] as const
+/** Warnings listed under the summary; the JSON report has them all. */
+const MAX_WARNINGS_SHOWN = 10
 /** Long fixed-version lists and names would make every row wide; cells are cut with `~`. */
 const MAX_CELL = 48
 
@@ -39,6 +41,12 @@ export function renderTable(report: ScanReport, options: { colour?: boolean } = 
     `${os}; ${inventory.packages.length} packages; ${findings.length} findings${summary ? `: ${summary}` : ''}`,
   ]
   if (report.suppressed.length) lines.push(`${report.suppressed.length} suppressed by VEX or the ignore file`)
+  const warnings = inventory.warnings ?? []
+  if (warnings.length) {
+    lines.push(`WARNING: the scan skipped content (${warnings.length} warning${warnings.length === 1 ? '' : 's'}); findings may be incomplete:`)
+    for (const w of warnings.slice(0, MAX_WARNINGS_SHOWN)) lines.push(`  ${w.code}: ${w.message}`)
+    if (warnings.length > MAX_WARNINGS_SHOWN) lines.push(`  … and ${warnings.length - MAX_WARNINGS_SHOWN} more (--format json lists them all)`)
+  }
   if (findings.length === 0) return `${lines.join('\n')}\n`
 
   const rows = findings.map(row)

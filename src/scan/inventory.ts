@@ -10,7 +10,7 @@ import type { LayerLimits, LayerReport, LayerStats } from '../layers/types.js'
 import { finalizeInventory, osInfoFromFacts } from '../sbom/finalize.js'
 import { openStore, type Store } from '../store/env.js'
 import { LayerCache } from '../store/layer-cache.js'
-import type { Digest, ImageInfo, Inventory } from '../types.js'
+import type { Digest, ImageInfo, Inventory, InventoryWarning } from '../types.js'
 import { isDigest } from '../types.js'
 
 export type ScanProgress =
@@ -74,6 +74,7 @@ export async function buildInventoryDetailed(target: string, opts: BuildInventor
       packages,
       analyzerSet: analyzerSetVersion(ANALYZERS),
       createdAt: new Date().toISOString(),
+      ...(merged.errors.length ? { warnings: merged.errors.map(toWarning) } : {}),
     }
     return {
       inventory,
@@ -120,6 +121,13 @@ async function analyzeWithReauth(pool: LayerPool, layer: LayerRef, opts: BuildIn
     const locator = await refreshBlobLocator(layer.locator, { ...(opts.auth ? { auth: opts.auth } : {}), ...(opts.signal ? { signal: opts.signal } : {}) })
     return pool.analyze({ ...layer, locator }, opts.signal)
   }
+}
+
+/** A layer's non-fatal problem as the inventory carries it (plain, small, no stack). */
+export function toWarning(e: ErrorRecord): InventoryWarning {
+  const d = e.details ?? {}
+  const path = typeof d.path === 'string' ? d.path : typeof d.entry === 'string' ? d.entry : undefined
+  return { code: e.code, message: e.message, ...(path ? { path } : {}), ...(typeof d.layer === 'string' ? { layer: d.layer } : {}) }
 }
 
 function distinct(layers: readonly LayerRef[]): LayerRef[] {

@@ -4,7 +4,7 @@ import { forgetSegments, segmentContents } from './segments.js'
 import { decodeIds } from './id-lists.js'
 
 export { decodeIds, encodeIds } from './id-lists.js'
-import type { Digest, ImageInfo, Inventory, OsInfo, Package } from '../types.js'
+import type { Digest, ImageInfo, Inventory, InventoryWarning, OsInfo, Package } from '../types.js'
 
 /**
  * Images, packages and variants.
@@ -38,6 +38,8 @@ export interface ImageRecord {
   order?: Uint8Array
   /** Logical postings this image holds (store/postings.ts). */
   postings: number
+  /** The inventory's warnings (what the scan skipped), kept so stored answers still say so. */
+  warnings?: InventoryWarning[]
 }
 
 export interface PackageRecord {
@@ -299,6 +301,7 @@ export function readInventory(store: Store, digest: string): Inventory | undefin
   const packages = imagePackages(store, rec).map((p) => p.pkg)
   const inv: Inventory = { v: 1, image: rec.image, packages, analyzerSet: rec.analyzerSet, createdAt: rec.createdAt }
   if (rec.os) inv.os = rec.os
+  if (rec.warnings?.length) inv.warnings = rec.warnings
   return inv
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { ANALYZERS, analyzerSetVersion } from '../../src/analyzers/index.js'
-import type { Analyzer, FileInfo } from '../../src/analyzers/types.js'
-import { VigilError } from '../../src/errors.js'
+import type { Analyzer, AnalyzerResult, FileInfo } from '../../src/analyzers/types.js'
+import { isErrorCode, VigilError } from '../../src/errors.js'
 import { prng } from './os-helpers.js'
 
 /**
@@ -47,7 +47,7 @@ function garbage(): Array<[string, Uint8Array]> {
   ]
 }
 
-const RESULT_KEYS = new Set(['packages', 'os', 'ownedFiles'])
+const RESULT_KEYS = new Set(['packages', 'os', 'ownedFiles', 'warnings'])
 
 describe('analyzer registry conformance', () => {
   it('names are unique, versions are positive integers, kinds are known', () => {
@@ -87,6 +87,7 @@ describe('analyzer registry conformance', () => {
       expect(typeof result === 'object' && result !== null, `${a.name} on ${label}`).toBe(true)
       for (const key of Object.keys(result as object)) expect(RESULT_KEYS.has(key), `${a.name} on ${label}: key ${key}`).toBe(true)
       expect(structuredClone(result), `${a.name} on ${label}: plain data`).toEqual(result)
+      for (const w of (result as AnalyzerResult).warnings ?? []) expect(isErrorCode(w.code), `${a.name} on ${label}: warning code ${w.code}`).toBe(true)
     }
   })
 })

@@ -7,7 +7,7 @@ import { readElf } from '../../src/analyzers/lang/elf.js'
 import { inflateBounded, readZipDirectory } from '../../src/analyzers/lang/zip.js'
 import { npmLockAnalyzer } from '../../src/analyzers/npm-lock.js'
 import { pythonEggAnalyzer } from '../../src/analyzers/python-egg.js'
-import { VigilError } from '../../src/errors.js'
+import { VigilError, type ErrorRecord } from '../../src/errors.js'
 import { HAS_SHARED, noteSharedMissing, sharedPath } from '../helpers/shared.js'
 
 const enc = new TextEncoder()
@@ -98,30 +98,41 @@ function zip64(files: Record<string, Uint8Array>): Uint8Array {
 }
 
 describe('hostile language inputs', () => {
-  it('a jar entry declaring more than the inflate budget is refused before inflating', () => {
+  it('a jar entry declaring more than the inflate budget is refused before inflating; the jar still counts', async () => {
     const jar = zipSync({ 'lib/inner.jar': new Uint8Array(1024), 'META-INF/maven/a/b/pom.properties': pom('b', '1') })
     const cd = centralEntryOffset(jar, 'lib/inner.jar')
     new DataView(jar.buffer).setUint32(cd + 24, 0x7fff_0000, true) // ~2 GiB uncompressed, as a bomb declares
-    expect(codeOf(() => javaArchiveAnalyzer.parse(jar, ctx('opt/bomb.jar', jar.length)))).toBe('ERR_ARCHIVE_BOMB')
+    const result = await javaArchiveAnalyzer.parse(jar, ctx('opt/bomb.jar', jar.length))
+    expect(result.packages?.map((p) => p.purl)).toEqual(['pkg:maven/org.example/b@1'])
+    expect(result.warnings?.map((w) => w.code)).toEqual(['ERR_ARCHIVE_BOMB'])
   })
 
   it('nested archives share one inflate budget: the second 3 MiB entry exceeds a 4 MiB budget', () => {
     const jar = zipSync({ 'lib/a.jar': new Uint8Array(3 * 1024 * 1024), 'lib/b.jar': new Uint8Array(3 * 1024 * 1024) }, { level: 1 })
     expect(jar.length).toBeLessThan(64 * 1024) // zeros deflate to a few KiB
-    expect(codeOf(() => parseJavaArchive(jar, 'opt/bomb.jar', 4 * 1024 * 1024))).toBe('ERR_ARCHIVE_BOMB')
+    const warnings: ErrorRecord[] = []
+    parseJavaArchive(jar, 'opt/bomb.jar', 4 * 1024 * 1024, warnings)
+    expect(warnings.map((w) => w.code)).toContain('ERR_ARCHIVE_BOMB')
+    expect(warnings.find((w) => w.code === 'ERR_ARCHIVE_BOMB')?.message).toContain('opt/bomb.jar!lib/b.jar: expands past the archive budget')
   })
 
   it('a jar entry that inflates past its declared size is a bomb, caught within one input step', () => {
     const jar = zipSync({ 'lib/zeros.jar': new Uint8Array(2 * 1024 * 1024) }, { level: 1 })
     const cd = centralEntryOffset(jar, 'lib/zeros.jar')
     new DataView(jar.buffer).setUint32(cd + 24, 1000, true)
-    expect(codeOf(() => parseJavaArchive(jar, 'opt/liar.jar'))).toBe('ERR_ARCHIVE_BOMB')
+    const warnings: ErrorRecord[] = []
+    expect(parseJavaArchive(jar, 'opt/liar.jar', undefined, warnings)).toEqual([])
+    expect(warnings.map((w) => w.code)).toEqual(['ERR_ARCHIVE_BOMB'])
   })
 
-  it(`nested jars: ${MAX_JAR_DEPTH} levels are read, one more is refused`, () => {
+  it(`nested jars: ${MAX_JAR_DEPTH} levels are read, one more is not opened and is named`, () => {
     const ok = nested(MAX_JAR_DEPTH)
-    expect(parseJavaArchive(ok, 'opt/ok.jar').map((p) => p.purl)).toEqual(['pkg:maven/org.example/deep@1.0.0'])
-    expect(codeOf(() => parseJavaArchive(nested(MAX_JAR_DEPTH + 1), 'opt/deep.jar'))).toBe('ERR_ARCHIVE_BOMB')
+    const none: ErrorRecord[] = []
+    expect(parseJavaArchive(ok, 'opt/ok.jar', undefined, none).map((p) => p.purl)).toEqual(['pkg:maven/org.example/deep@1.0.0'])
+    expect(none).toEqual([])
+    const warnings: ErrorRecord[] = []
+    expect(parseJavaArchive(nested(MAX_JAR_DEPTH + 1), 'opt/deep.jar', undefined, warnings)).toEqual([])
+    expect(warnings).toMatchObject([{ code: 'ERR_ARCHIVE_BOMB', details: { entry: 'opt/deep.jar!lib/level4.jar!lib/level3.jar!lib/level2.jar!lib/level1.jar!lib/level0.jar' } }])
   })
 
   it('zip64 archives (large fat jars) are read through the zip64 end record and extra fields', () => {

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { encryptSecret } from '../../src/secrets.js'
+import { bindingForTarget, encryptSecret } from '../../src/secrets.js'
 import { makeFakeImage, startFakeRegistry, type FakeImage, type FakeRegistry } from '../image/fake-registry.js'
 import { ensureBuilt } from '../layers/ensure-built.js'
 import { HAS_NATS_SERVER, noteNatsMissing, startNats, type NatsServer } from '../helpers/nats.js'
@@ -116,8 +116,8 @@ describe.skipIf(!HAS_NATS_SERVER || !HAS_SMALL_IMAGE)('daemon delivery rules', (
       res.writeHead(401, { 'www-authenticate': 'Basic realm="test"' }).end()
       return true
     })
-    await client.publish('vigil.jobs.scan', { id: 'creds', target: `${guarded.host}/repo:tag`, credentials: encryptSecret(JSON.stringify({ username: 'alice', password }), TEST_SECRET_KEY) })
-    await client.publish('vigil.jobs.scan', { id: 'creds-wrong-key', target: `${guarded.host}/repo:tag`, credentials: encryptSecret('{"token":"t"}', Buffer.alloc(32, 9)) })
+    await client.publish('vigil.jobs.scan', { id: 'creds', target: `${guarded.host}/repo:tag`, credentials: encryptSecret(JSON.stringify({ username: 'alice', password }), TEST_SECRET_KEY, bindingForTarget(`${guarded.host}/repo:tag`)) })
+    await client.publish('vigil.jobs.scan', { id: 'creds-wrong-key', target: `${guarded.host}/repo:tag`, credentials: encryptSecret('{"token":"t"}', Buffer.alloc(32, 9), bindingForTarget(`${guarded.host}/repo:tag`)) })
     const [ok] = await resultFor('creds')
     expect(ok!.body).toMatchObject({ status: 'done', digest: image.manifestDigest })
     const [bad] = await resultFor('creds-wrong-key')

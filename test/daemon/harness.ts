@@ -71,7 +71,8 @@ export async function startDaemonProcess(opts: DaemonOptions): Promise<DaemonPro
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     stdio: ['ignore', 'ignore', 'pipe'],
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, VIGIL_SECRET_KEY: TEST_SECRET_KEY.toString('base64'), ...opts.env },
+    // Jobs may name local images only below the target roots: the corpus is the tests' one.
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, VIGIL_SECRET_KEY: TEST_SECRET_KEY.toString('base64'), VIGIL_TARGET_ROOTS: CORPUS, ...opts.env },
   })
   const logs: LogLine[] = []
   const waiters: { pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = []

@@ -94,23 +94,24 @@ describe('daemon configuration', () => {
 
 describe('job targets and credentials', async () => {
   const { jobTarget } = await import('../../src/daemon/scan.js')
-  const { encryptSecret } = await import('../../src/secrets.js')
+  const { bindingForRegistry, bindingForTarget, encryptSecret } = await import('../../src/secrets.js')
   const key = Buffer.alloc(32, 5)
+  const forApp = bindingForTarget('reg.example/app:1')
 
   it('turns a Harbor registry + artifact into a target and its encrypted Authorization into credentials', () => {
     const basic = `Basic ${Buffer.from('robot$scan:s3cret:with:colons').toString('base64')}`
-    const job = { id: 'h', registry: { url: 'http://core:8080/', authorization: encryptSecret(basic, key) }, artifact: { repository: 'library/app', digest: DIGEST } }
+    const job = { id: 'h', registry: { url: 'http://core:8080/', authorization: encryptSecret(basic, key, bindingForRegistry('http://core:8080/', 'library/app')) }, artifact: { repository: 'library/app', digest: DIGEST } }
     expect(jobTarget(job, key)).toEqual({ target: `http://core:8080/library/app@${DIGEST}`, auth: { kind: 'basic', username: 'robot$scan', password: 's3cret:with:colons' } })
-    const bearer = { id: 'h2', registry: { url: 'https://harbor.example', authorization: encryptSecret('Bearer eyJhbGciOi', key) }, artifact: { repository: 'team/app', tag: '1.2' } }
+    const bearer = { id: 'h2', registry: { url: 'https://harbor.example', authorization: encryptSecret('Bearer eyJhbGciOi', key, bindingForRegistry('https://harbor.example', 'team/app')) }, artifact: { repository: 'team/app', tag: '1.2' } }
     expect(jobTarget(bearer, key)).toEqual({ target: 'https://harbor.example/team/app:1.2', auth: { kind: 'bearer', token: 'eyJhbGciOi' } })
   })
 
   it('reads encrypted credentials JSON, and refuses what does not decrypt or parse with ERR_SECRET', () => {
-    expect(jobTarget({ id: 'c', target: 'reg.example/app:1', credentials: encryptSecret('{"username":"u","password":"p"}', key) }, key).auth).toEqual({ kind: 'basic', username: 'u', password: 'p' })
+    expect(jobTarget({ id: 'c', target: 'reg.example/app:1', credentials: encryptSecret('{"username":"u","password":"p"}', key, forApp) }, key).auth).toEqual({ kind: 'basic', username: 'u', password: 'p' })
     expect(jobTarget({ id: 'c', target: 'oci:/x' }, key)).toEqual({ target: 'oci:/x' })
-    for (const credentials of [encryptSecret('not json', key), encryptSecret('{"user":"u"}', key), 'plain-text', encryptSecret('{"token":"t"}', Buffer.alloc(32, 6))]) {
+    for (const credentials of [encryptSecret('not json', key, forApp), encryptSecret('{"user":"u"}', key, forApp), 'plain-text', encryptSecret('{"token":"t"}', Buffer.alloc(32, 6), forApp)]) {
       expect(() => jobTarget({ id: 'c', target: 'reg.example/app:1', credentials }, key)).toThrow(expect.objectContaining({ code: 'ERR_SECRET' }))
     }
-    expect(() => jobTarget({ id: 'h', registry: { url: 'http://r', authorization: encryptSecret('Digest abc', key) }, artifact: { repository: 'a', tag: 't' } }, key)).toThrow(expect.objectContaining({ code: 'ERR_SECRET' }))
+    expect(() => jobTarget({ id: 'h', registry: { url: 'http://r', authorization: encryptSecret('Digest abc', key, bindingForRegistry('http://r', 'a')) }, artifact: { repository: 'a', tag: 't' } }, key)).toThrow(expect.objectContaining({ code: 'ERR_SECRET' }))
   })
 })

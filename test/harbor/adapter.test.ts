@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { failedResult, publishScanResult } from '../../src/daemon/results.js'
 import { ensureTopology, STREAMS } from '../../src/daemon/subjects.js'
 import { startHarborAdapter, type RunningAdapter } from '../../src/http/harbor/standalone.js'
-import { decryptSecret } from '../../src/secrets.js'
+import { bindingForRegistry, decryptSecret } from '../../src/secrets.js'
 import { HAS_NATS_SERVER, noteNatsMissing, startNats, type NatsServer } from '../helpers/nats.js'
 import { HarborClient, MIME } from './kit.js'
 
@@ -58,8 +58,11 @@ describe.skipIf(!HAS_NATS_SERVER)('Harbor adapter alone (no daemon)', () => {
     expect(job.id).toBe(id)
     expect(job.registry.url).toBe('http://core:8080')
     expect(job.artifact).toEqual({ repository: 'library/app', digest: DIGEST, tag: 'v1' })
-    expect(decryptSecret(job.registry.authorization, KEY)).toBe(BASIC)
-    expect(() => decryptSecret(job.registry.authorization, Buffer.alloc(32, 4))).toThrow(/does not decrypt/)
+    const made = bindingForRegistry('http://core:8080', 'library/app')
+    expect(decryptSecret(job.registry.authorization, KEY, made)).toBe(BASIC)
+    expect(() => decryptSecret(job.registry.authorization, Buffer.alloc(32, 4), made)).toThrow(/does not decrypt/)
+    // Bound to the registry and repository: lifted into a job for another, it does not open.
+    expect(() => decryptSecret(job.registry.authorization, KEY, bindingForRegistry('http://evil:8080', 'library/app'))).toThrow(/does not decrypt/)
     expect(log).not.toContain('adapter-test-secret')
   })
 

@@ -85,6 +85,18 @@ describe('hostile tar paths', () => {
     ])
   })
 
+  it('names a hard link at a matched path whose target was never read (ERR_LINK_UNREAD), never silently', async () => {
+    // A jar-shaped name linked to bytes stored under a name no analyzer reads.
+    const layer = await writeLayer(dir, [
+      { name: 'tmp/blob', content: 'hidden=1\n' },
+      { name: 'var/lib/dpkg/status.d/hidden', type: 'link', linkname: 'tmp/blob' },
+    ], 'gzip')
+    const report = await analyzeLayer(layer, [statusProbe])
+    expect(report.files).toEqual([])
+    expect(report.shadows).toEqual(['var/lib/dpkg/status.d/hidden'])
+    expect(report.errors).toMatchObject([{ code: 'ERR_LINK_UNREAD', details: { path: 'var/lib/dpkg/status.d/hidden', target: 'tmp/blob' } }])
+  })
+
   it('skips a matched file over its read limit with ERR_FILE_TOO_LARGE and keeps going', async () => {
     const layer = await writeLayer(dir, [
       { name: 'var/lib/dpkg/status', zeros: 3 * 1024 * 1024 },

@@ -29,6 +29,12 @@ Options:
                             when the NATS server reports a cluster of 3 or more servers, else 1)
       --reconcile-ms N      how often indexed images missing from VIGIL_INVENTORY are republished;
                             0 = never (default $VIGIL_RECONCILE_MS, else ${DEFAULTS.reconcileMs})
+      --target-roots DIRS   comma-separated directories that local targets in jobs (oci:,
+                            docker-archive:) may lie below (default $VIGIL_TARGET_ROOTS, else
+                            none: jobs may name registry images only)
+      --registry-allow LIST only these registries (host, host:port, *.domain, IP, CIDR; default
+                            $VIGIL_REGISTRY_ALLOW, else any but link-local / cloud metadata)
+      --registry-deny LIST  registries jobs may never name (default $VIGIL_REGISTRY_DENY)
 
 Environment: NATS_URL, VIGIL_DATA, VIGIL_HTTP, VIGIL_REPLICA_ID, VIGIL_API_TOKEN (bearer token
 for every HTTP route but /healthz and /readyz), VIGIL_SECRET_KEY (32 bytes, base64 or hex; the
@@ -41,7 +47,7 @@ const str = { type: 'string' } as const
 const options = {
   nats: str, http: str, data: str, workers: str, concurrency: str, 'replica-id': str, 'max-deliveries': str, 'max-message-bytes': str,
   'ack-wait-ms': str, 'job-timeout-ms': str, 'grace-ms': str, 'retry-base-ms': str, 'retry-max-ms': str, 'log-level': str,
-  replicas: str, 'reconcile-ms': str,
+  replicas: str, 'reconcile-ms': str, 'target-roots': str, 'registry-allow': str, 'registry-deny': str,
 } as const
 
 async function run(argv: string[], io: CliIo): Promise<number> {

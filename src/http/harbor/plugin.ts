@@ -4,7 +4,7 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node'
 import type { FastifyBaseLogger, FastifyPluginAsync, FastifyReply } from 'fastify'
 import { encode, type ScanJob } from '../../daemon/messages.js'
 import { STREAMS, SUBJECTS } from '../../daemon/subjects.js'
-import { encryptSecret } from '../../secrets.js'
+import { bindingForRegistry, encryptSecret } from '../../secrets.js'
 import type { Store } from '../../store/env.js'
 import { metadata } from './metadata.js'
 import { MIME, negotiateReport, parseSbomMediaType } from './mime.js'
@@ -119,7 +119,7 @@ export const harborPlugin: FastifyPluginAsync<HarborServices> = async (app, serv
       const job: ScanJob = {
         v: 1,
         id,
-        registry: { url: parsed.registryUrl, ...(parsed.authorization ? { authorization: encryptSecret(parsed.authorization, secretKey) } : {}) },
+        registry: { url: parsed.registryUrl, ...(parsed.authorization ? { authorization: encryptSecret(parsed.authorization, secretKey, bindingForRegistry(parsed.registryUrl, parsed.artifact.repository)) } : {}) },
         // Pulled by digest; the tag (validated with the daemon's grammar) only labels the result.
         artifact: parsed.artifact,
       }
