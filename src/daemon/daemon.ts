@@ -13,7 +13,7 @@ import { connectBroker, type Broker } from './broker.js'
 import type { DaemonConfig } from './config.js'
 import { followFeed, type FeedFollower } from './feed.js'
 import { followInventories, type InventoryFollower } from './inventory-log.js'
-import { JobLedger } from './ledger.js'
+import { FeedLedger, JobLedger } from './ledger.js'
 import type { Logger } from './logger.js'
 import { publishFindingsChanged } from './results.js'
 import { openAliases } from './scan.js'
@@ -53,6 +53,7 @@ export async function startDaemon(config: Readonly<DaemonConfig>, log: Logger): 
     await ensureTopology(jsm, config)
     log.debug('streams and consumers in place')
     const ledger = await JobLedger.open(js)
+    const feedLedger = await FeedLedger.open(js)
     pool = new LayerPool({ threads: config.workers })
     const maxPayload = () => nc.info?.max_payload ?? 1024 * 1024
     const deadLetter = (m: JsMsg, error: VigilError | ErrorRecord) => publishDeadLetter(js, m, toErrorRecord(error))
@@ -110,11 +111,10 @@ export async function startDaemon(config: Readonly<DaemonConfig>, log: Logger): 
     log.debug('following VIGIL_INVENTORY and VIGIL_FEED')
     const inventories: InventoryFollower = await followInventories(js, jsm, store, log, (n) => (metrics.inventoriesReplicated += n))
     const feed: FeedFollower = await followFeed({
-      js, jsm, store, log, replicaId: config.replicaId, maxMessageBytes: config.maxMessageBytes,
-      announce: () => caughtUp,
-      onApplied: (a) => {
+      js, jsm, store, log, config, ledger: feedLedger,
+      onApplied: (a, announced) => {
         metrics.feedDeltas++
-        if (caughtUp) metrics.findingsEvents += a.events.length
+        if (announced) metrics.findingsEvents += a.events.length
       },
       deadLetter: (m, e) => deadLetter(m, e),
     })

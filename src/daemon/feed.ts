@@ -4,10 +4,13 @@ import { toErrorRecord, VigilError } from '../errors.js'
 import { applyExploitData, importRecords, type AdvisoryRecord } from '../match/index.js'
 import { osvToItems } from '../feeds/osv.js'
 import type { Store } from '../store/env.js'
+import { retryDelayMs, type DaemonConfig } from './config.js'
+import type { FeedLedger } from './ledger.js'
 import type { Logger } from './logger.js'
 import { decodeBytes, encodingOf, validate, type Encoding, type FeedDeltaMessage } from './messages.js'
 import { publishFindingsChanged } from './results.js'
 import { feedConsumerName, STREAMS } from './subjects.js'
+import { settle } from './work.js'
 
 export interface FeedApplied {
   records: number
@@ -52,11 +55,9 @@ export interface FeedFollowerOptions {
   jsm: JetStreamManager
   store: Store
   log: Logger
-  replicaId: string
-  maxMessageBytes: number
-  /** Publishing FindingsChanged is for news: a replica catching up on old deltas stays quiet. */
-  announce: () => boolean
-  onApplied: (applied: FeedApplied) => void
+  config: Pick<DaemonConfig, 'replicaId' | 'maxMessageBytes' | 'maxDeliveries' | 'retryBaseMs' | 'retryMaxMs'>
+  ledger: FeedLedger
+  onApplied: (applied: FeedApplied, announced: boolean) => void
   deadLetter: (m: JsMsg, error: VigilError) => Promise<void>
 }
 
@@ -65,10 +66,16 @@ export interface FeedFollower {
   stop(): Promise<void>
 }
 
-/** This replica's durable consumer on VIGIL_FEED: every delta, in order, one at a time. */
+/**
+ * This replica's durable consumer on VIGIL_FEED: every delta, in order, one at a time. Every delta
+ * ends: applied and acked; or, when it does not decode or fit the schema, dead-lettered at once;
+ * or, when applying it fails `maxDeliveries` times, dead-lettered then. Only a store fault (a full
+ * disk) is waited out without a bound: the delta is sound and skipping it would leave this
+ * replica's index wrong for good.
+ */
 export async function followFeed(opts: FeedFollowerOptions): Promise<FeedFollower> {
-  const { js, jsm, store, log } = opts
-  const name = feedConsumerName(opts.replicaId)
+  const { js, jsm, store, log, config, ledger } = opts
+  const name = feedConsumerName(config.replicaId)
   const pendingAtStart = (await jsm.consumers.info(STREAMS.feed, name)).num_pending
   let resolveCaughtUp!: () => void
   const caughtUp = new Promise<void>((r) => (resolveCaughtUp = r))
@@ -76,23 +83,49 @@ export async function followFeed(opts: FeedFollowerOptions): Promise<FeedFollowe
   const consumer = await js.consumers.get(STREAMS.feed, name)
   const messages = await consumer.consume({ max_messages: 1 })
 
+  /** One copy in VIGIL_DLQ per delta, whichever replica gets there first; then the delta ends here. */
+  const poison = async (m: JsMsg, e: VigilError): Promise<void> => {
+    if (!(await ledger.deadLettered(m.seq))) {
+      await opts.deadLetter(m, e)
+      await ledger.markDeadLettered(m.seq, e.code)
+    }
+    log.error({ seq: m.seq, code: e.code, error: e.message, deliveries: m.info.deliveryCount }, 'feed delta refused; sent to the dead-letter subject')
+    settle(m)
+  }
+
   const handle = async (m: JsMsg): Promise<void> => {
     let encoding: Encoding = 'msgpack'
     let delta: FeedDeltaMessage
     try {
       encoding = encodingOf(m.headers)
-      delta = validate('feed', decodeBytes(m.data, encoding, opts.maxMessageBytes))
+      delta = validate('feed', decodeBytes(m.data, encoding, config.maxMessageBytes))
     } catch (err) {
-      const e = VigilError.is(err) ? err : new VigilError('ERR_MESSAGE_INVALID', String(err))
-      log.error({ seq: m.seq, code: e.code, error: e.message }, 'feed delta refused; sent to the dead-letter subject')
-      await opts.deadLetter(m, e)
-      m.term(e.code)
+      await poison(m, VigilError.is(err) ? err : new VigilError('ERR_MESSAGE_INVALID', String(err)))
       return
     }
-    const applied = applyFeedDelta(store, delta, `nats:${STREAMS.feed}#${m.seq}`)
-    if (opts.announce()) for (const event of applied.events) await publishFindingsChanged(js, event, { feedSeq: m.seq }, encoding)
-    log.info({ seq: m.seq, records: applied.records, withdrawn: applied.withdrawn, skipped: applied.skipped, imagesChanged: applied.events.length }, 'feed delta applied')
-    opts.onApplied(applied)
+    let applied: FeedApplied
+    try {
+      applied = applyFeedDelta(store, delta, `nats:${STREAMS.feed}#${m.seq}`)
+    } catch (err) {
+      const e = toErrorRecord(err)
+      const attempts = m.info.deliveryCount
+      if (e.code !== 'ERR_STORE' && attempts >= config.maxDeliveries) {
+        await poison(m, new VigilError(e.code, `applying the delta failed ${attempts} times: ${e.message}`, { retryable: false }))
+        return
+      }
+      const delay = retryDelayMs(config, attempts)
+      log.warn({ seq: m.seq, attempts, code: e.code, error: e.message, retryInMs: delay }, 'feed delta not applied; will be redelivered')
+      m.nak(delay)
+      return
+    }
+    // The first replica to apply a delta announces it, catching up or not (docs/messages.md).
+    const announce = applied.events.length > 0 && !(await ledger.announced(m.seq))
+    if (announce) {
+      for (const event of applied.events) await publishFindingsChanged(js, event, { feedSeq: m.seq }, encoding)
+      await ledger.markAnnounced(m.seq, applied.events.length)
+    }
+    log.info({ seq: m.seq, records: applied.records, withdrawn: applied.withdrawn, skipped: applied.skipped, imagesChanged: applied.events.length, announced: announce }, 'feed delta applied')
+    opts.onApplied(applied, announce)
     // Ack only what is on disk: `flushed` also covers lmdb-js's batched async writes (docs/storage.md).
     await store.root.flushed
     await m.ackAck().catch(() => m.ack())
@@ -103,9 +136,9 @@ export async function followFeed(opts: FeedFollowerOptions): Promise<FeedFollowe
       try {
         await handle(m)
       } catch (err) {
-        // Store or broker trouble: the delta comes back later (applying it again is idempotent).
-        log.warn({ seq: m.seq, error: toErrorRecord(err) }, 'feed delta not applied; will be redelivered')
-        m.nak(1_000)
+        // Broker trouble while answering: the delta comes back later (applying it again is idempotent).
+        log.warn({ seq: m.seq, error: toErrorRecord(err) }, 'feed delta not answered; will be redelivered')
+        m.nak(retryDelayMs(config, m.info.deliveryCount))
       }
       if (m.info.pending === 0) resolveCaughtUp()
     }

@@ -27,14 +27,18 @@ export const JOBS_CONSUMER = 'vigil-workers'
 export const feedConsumerName = (replicaId: string) => `vigil-feed-${replicaId}`
 /** Job outcomes by job id (KV): what keeps a redelivered job from publishing a second result. */
 export const LEDGER_BUCKET = 'vigil-job-ledger'
+/** Feed delta outcomes by stream sequence (KV): who announced a delta, which were dead-lettered. */
+export const FEED_LEDGER_BUCKET = 'vigil-feed-ledger'
 
 const DAY_MS = 24 * 3_600_000
+/** How long VIGIL_FEED keeps a delta (and the feed ledger what became of it). */
+export const FEED_MAX_AGE_MS = 90 * DAY_MS
 
 function streamConfigs(): (Partial<StreamConfig> & { name: string })[] {
   return [
     { name: STREAMS.jobs, subjects: ['vigil.jobs.>'], retention: RetentionPolicy.Workqueue, storage: StorageType.File },
     // Limits retention: every replica's own consumer reads every delta; a fresh replica replays them.
-    { name: STREAMS.feed, subjects: ['vigil.feed.>'], retention: RetentionPolicy.Limits, storage: StorageType.File, max_age: nanos(90 * DAY_MS) },
+    { name: STREAMS.feed, subjects: ['vigil.feed.>'], retention: RetentionPolicy.Limits, storage: StorageType.File, max_age: nanos(FEED_MAX_AGE_MS) },
     // The system of record for inventories: one message per digest, the newest (the KV pattern).
     { name: STREAMS.inventory, subjects: ['vigil.inventory.*'], retention: RetentionPolicy.Limits, storage: StorageType.File, max_msgs_per_subject: 1, discard: DiscardPolicy.Old },
     // Results are also kept for a week, so a consumer that was away can still read them; the
