@@ -1,0 +1,106 @@
+import { spawn } from 'node:child_process'
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Readable, Writable } from 'node:stream'
+import { describe, expect, it } from 'vitest'
+import { main } from '../../src/cli/main.js'
+import { imageFindings, indexImages, pendingWork } from '../../src/assess/index.js'
+import { openStore } from '../../src/store/env.js'
+import { fleet, mutateRecord, seeded } from '../../bench/reassess-fleet.js'
+import { HAS_SHARED, noteSharedMissing } from '../helpers/shared.js'
+import { importRecords, mismatches, realPools, tempStore } from './fixture.js'
+
+noteSharedMissing('db import crash test')
+
+const here = import.meta.dirname
+
+/** `vigil db import` in a child, SIGKILLed once it has committed `killAfter` batches. */
+function importAndKill(dir: string, file: string, killAfter: number): Promise<{ batches: number; finished: boolean }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', join(here, 'ts-register.mjs'), join(here, 'import-crash-child.ts'), dir, file], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let batches = 0
+    let finished = false
+    let err = ''
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()))
+    child.stdout.on('data', (d: Buffer) => {
+      for (const line of d.toString().split('\n')) {
+        if (line === 'batch') batches++
+        if (line.startsWith('finished')) finished = true
+      }
+      if (batches >= killAfter && child.pid !== undefined && !finished) process.kill(child.pid, 'SIGKILL')
+    })
+    child.on('error', reject)
+    child.on('exit', (code, signal) => {
+      if (signal !== 'SIGKILL' && code !== 0) reject(new Error(`child exited ${code}: ${err}`))
+      else resolve({ batches, finished })
+    })
+  })
+}
+
+async function vigilImport(dir: string, file: string): Promise<number> {
+  const sink = () => new Writable({ write: (_c, _e, done) => done() })
+  return main(['db', 'import', file, '--data', dir], { stdout: sink(), stderr: sink(), stdin: Readable.from([]), env: {} } as never)
+}
+
+/**
+ * kill -9 of `vigil db import` between any two of its commits, then the same import again: the
+ * stored findings of every image equal those of a clean import, and equal a fresh re-match.
+ */
+describe.skipIf(!HAS_SHARED)('vigil db import survives kill -9', () => {
+  it('a killed import, run again, leaves the index equal to a clean import', async () => {
+    const rng = seeded(7)
+    const pools = realPools()
+    const base = tempStore()
+    const work = mkdtempSync(join(tmpdir(), 'vigil-import-crash-'))
+    try {
+      // Base: real advisories and a seeded fleet of real inventories, in a closed store to copy.
+      await importRecords(base, pools.osv, 'initial', pools.feedFiles)
+      const inventories = [...fleet(pools, { images: 60, snapshots: 3, apps: 8, appPackages: [30, 80], drift: 0.3 }, rng)]
+      indexImages(base.store, inventories.map((inventory) => ({ inventory })))
+      await base.store.close()
+      // The update, as one NDJSON file: every record changed, withdrawn or moved, plus new ones
+      // made from them (other ids), so that the import takes several 2,000-record batches.
+      const changed = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11].flatMap((k) => pools.osv.map((r) => {
+        const m = mutateRecord(r, pools, rng, '2031-01-01T00:00:00Z')
+        return k === 0 ? m : { ...m, id: `${r.id}-copy${k}` }
+      }))
+      expect(changed.length).toBeGreaterThan(4_000)
+      const file = join(work, 'update.ndjson')
+      writeFileSync(file, changed.map((r) => JSON.stringify(r)).join('\n') + '\n')
+
+      const copy = (name: string) => {
+        const dir = join(work, name)
+        cpSync(base.dir, dir, { recursive: true })
+        return dir
+      }
+      const clean = copy('clean')
+      expect(await vigilImport(clean, file)).toBe(0)
+      const cleanStore = openStore(clean, { readonly: true })
+      const expected = new Map(inventories.map((inv) => [inv.image.digest, JSON.stringify(imageFindings(cleanStore, inv.image.digest))]))
+      expect(mismatches(cleanStore, inventories)).toEqual([])
+      await cleanStore.close()
+
+      const batches = Math.ceil(changed.length / 2000)
+      // After the first batch, a middle one, and the last (the re-assessment has just begun).
+      for (const killAfter of [...new Set([1, Math.ceil(batches / 2), batches])]) {
+        const dir = copy(`killed-${killAfter}`)
+        const run = await importAndKill(dir, file, killAfter)
+        expect(run.finished).toBe(false)
+        expect(await vigilImport(dir, file)).toBe(0)
+        const store = openStore(dir, { readonly: true })
+        try {
+          expect(pendingWork(store)).toEqual([])
+          const differing = inventories.filter((inv) => JSON.stringify(imageFindings(store, inv.image.digest)) !== expected.get(inv.image.digest)).length
+          expect(differing, `killed after batch ${killAfter}: images whose findings differ from a clean import`).toBe(0)
+          expect(mismatches(store, inventories)).toEqual([])
+        } finally {
+          await store.close()
+        }
+      }
+    } finally {
+      await base.done().catch(() => undefined)
+      rmSync(work, { recursive: true, force: true })
+    }
+  }, 240_000)
+})
