@@ -8,7 +8,7 @@ import { Metrics } from '../http/metrics.js'
 import { createHttpServer } from '../http/server.js'
 import { LayerPool } from '../layers/pool.js'
 import { loadSecretKey } from '../secrets.js'
-import { openStore, type Store } from '../store/env.js'
+import { openStore, storeFault, type Store } from '../store/env.js'
 import { connectBroker, type Broker } from './broker.js'
 import type { DaemonConfig } from './config.js'
 import { followFeed, type FeedFollower } from './feed.js'
@@ -41,6 +41,15 @@ export async function startDaemon(config: Readonly<DaemonConfig>, log: Logger): 
   const secret = loadSecretKey(config.dataDir)
   if (secret.source === 'created') log.warn({ path: secret.path }, `created a new secret key at ${secret.path} (mode 0600); replicas must share one key: set VIGIL_SECRET_KEY to its contents on every replica`)
   const store = openStore(config.dataDir)
+  // A rejection nobody awaited (lmdb-js rejects a second promise for a failed commit, say) is
+  // logged, not fatal: the daemon keeps serving what it can (docs/daemon.md "Store faults").
+  const onUnhandled = (reason: unknown) => {
+    void storeFault(reason).then((fault) => {
+      const rec = toErrorRecord(fault)
+      log.error({ code: rec.code, error: rec.message }, 'unhandled rejection; the daemon keeps serving')
+    })
+  }
+  process.on('unhandledRejection', onUnhandled)
   let broker: Broker | undefined
   let pool: LayerPool | undefined
   const metrics = new Metrics()
@@ -146,6 +155,7 @@ export async function startDaemon(config: Readonly<DaemonConfig>, log: Logger): 
           ['pool', () => ownedPool.close()],
           ['store', () => store.close()],
           ['metrics', () => metrics.close()],
+          ['guard', () => void process.off('unhandledRejection', onUnhandled)],
         ]
         for (const [name, step] of steps) {
           try {
@@ -162,6 +172,7 @@ export async function startDaemon(config: Readonly<DaemonConfig>, log: Logger): 
     await pool?.close().catch(() => undefined)
     await store.close().catch(() => undefined)
     metrics.close()
+    process.off('unhandledRejection', onUnhandled)
     throw err
   }
 }

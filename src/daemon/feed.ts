@@ -3,7 +3,7 @@ import { queueReassessment, resumePending, type FindingsChanged } from '../asses
 import { toErrorRecord, VigilError } from '../errors.js'
 import { applyExploitData, importRecords, type AdvisoryRecord } from '../match/index.js'
 import { osvToItems } from '../feeds/osv.js'
-import type { Store } from '../store/env.js'
+import { asStoreError, storeWrite, type Store } from '../store/env.js'
 import { retryDelayMs, type DaemonConfig } from './config.js'
 import type { FeedLedger } from './ledger.js'
 import type { Logger } from './logger.js'
@@ -107,7 +107,7 @@ export async function followFeed(opts: FeedFollowerOptions): Promise<FeedFollowe
     try {
       applied = applyFeedDelta(store, delta, `nats:${STREAMS.feed}#${m.seq}`)
     } catch (err) {
-      const e = toErrorRecord(err)
+      const e = toErrorRecord(asStoreError(err) ?? err)
       const attempts = m.info.deliveryCount
       if (e.code !== 'ERR_STORE' && attempts >= config.maxDeliveries) {
         await poison(m, new VigilError(e.code, `applying the delta failed ${attempts} times: ${e.message}`, { retryable: false }))
@@ -127,7 +127,7 @@ export async function followFeed(opts: FeedFollowerOptions): Promise<FeedFollowe
     log.info({ seq: m.seq, records: applied.records, withdrawn: applied.withdrawn, skipped: applied.skipped, imagesChanged: applied.events.length, announced: announce }, 'feed delta applied')
     opts.onApplied(applied, announce)
     // Ack only what is on disk: `flushed` also covers lmdb-js's batched async writes (docs/storage.md).
-    await store.root.flushed
+    await storeWrite(store.root.flushed)
     await m.ackAck().catch(() => m.ack())
   }
 

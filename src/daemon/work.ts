@@ -10,6 +10,7 @@ import { doneResult, failedResult, publishFindingsChanged, publishReassessResult
 import { runReassess } from './reassess.js'
 import { runScan, type ScanContext } from './scan.js'
 import { publishInventory } from './inventory-log.js'
+import { asStoreError, storeWrite } from '../store/env.js'
 import { SUBJECTS } from './subjects.js'
 import { releaseBlockedReads } from './abandon.js'
 
@@ -176,7 +177,7 @@ export class JobWorker {
       metrics.job(kind, 'done', seconds())
       jobLog.info({ ms: Math.round(seconds() * 1000) }, 'job done')
     } catch (err) {
-      const rec: ErrorRecord = shutdown.aborted ? { code: 'ERR_INTERNAL', message: SHUTDOWN, retryable: true } : timeout.aborted && (!VigilError.is(err) || err.code === 'ERR_INTERNAL') ? { code: 'ERR_TIMEOUT', message: `the job took longer than ${config.jobTimeoutMs} ms`, retryable: true } : toErrorRecord(err)
+      const rec: ErrorRecord = shutdown.aborted ? { code: 'ERR_INTERNAL', message: SHUTDOWN, retryable: true } : timeout.aborted && (!VigilError.is(err) || err.code === 'ERR_INTERNAL') ? { code: 'ERR_TIMEOUT', message: `the job took longer than ${config.jobTimeoutMs} ms`, retryable: true } : toErrorRecord(asStoreError(err) ?? err)
       await this.fail(m, kind ?? 'unknown', jobId, encoding, rec, deliveries, shutdown.aborted, seconds())
     } finally {
       clearInterval(heartbeat)
@@ -195,7 +196,7 @@ export class JobWorker {
     if (!outcome.fromStore) await publishInventory(js, this.deps.maxPayload(), outcome.inventory)
     const result = { ...doneResult(job.id, outcome.target, outcome.inventory, outcome.findings, outcome.fromStore, deliveries), replica: this.deps.config.replicaId }
     // Tell no one before it is on disk: `flushed` also covers lmdb-js's batched async writes (docs/storage.md).
-    await this.deps.scan.store.root.flushed
+    await storeWrite(this.deps.scan.store.root.flushed)
     await publishScanResult(js, this.deps.maxPayload(), result, encoding)
     await ledger.record(job.id, { status: 'done', digest: outcome.inventory.image.digest, at: new Date().toISOString() })
   }
@@ -203,7 +204,7 @@ export class JobWorker {
   private async reassess(m: JsMsg, job: ReassessJob, encoding: Encoding, signal: AbortSignal): Promise<void> {
     const { js, ledger, metrics } = this.deps
     const outcome = runReassess(this.deps.scan.store, job, signal)
-    await this.deps.scan.store.root.flushed
+    await storeWrite(this.deps.scan.store.root.flushed)
     for (const event of outcome.events) await publishFindingsChanged(js, event, { jobId: job.id }, encoding)
     metrics.findingsEvents += outcome.events.length
     await publishReassessResult(js, { v: 1, id: job.id, status: 'done', images: outcome.images, changed: outcome.events.length, missing: outcome.missing }, encoding)

@@ -1,0 +1,93 @@
+import { execFileSync } from 'node:child_process'
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, rmdirSync, writeSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ensureBuilt } from '../layers/ensure-built.js'
+import { HAS_NATS_SERVER, noteNatsMissing, startNats, type NatsServer } from '../helpers/nats.js'
+import { getJson, HAS_SMALL_IMAGE, JobClient, noteCorpusMissing, SMALL_TARGET, startDaemonProcess, type DaemonProcess } from './harness.js'
+
+noteNatsMissing()
+noteCorpusMissing()
+
+/** A small tmpfs of the test's own (root only); undefined, with a note, where mounting is not allowed. */
+function mountTmpfs(megabytes: number): string | undefined {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-full-'))
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${megabytes}m`, 'tmpfs', dir], { stdio: 'ignore' })
+    return dir
+  } catch {
+    rmdirSync(dir)
+    console.warn('[skip] disk-full test: cannot mount a tmpfs here (needs root)')
+    return undefined
+  }
+}
+const MOUNT = HAS_NATS_SERVER && HAS_SMALL_IMAGE ? mountTmpfs(64) : undefined
+
+/** Writes zeros until the filesystem says ENOSPC. */
+function fill(path: string): void {
+  const fd = openSync(path, 'w')
+  const chunk = Buffer.alloc(256 * 1024)
+  try {
+    for (;;) writeSync(fd, chunk)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/**
+ * The daemon's data dir on a 64 MiB tmpfs that the test fills: every store write fails with
+ * ENOSPC. Jobs and deltas must fail with ERR_STORE (retryable), the daemon must keep serving, and
+ * once space is back the same work goes through.
+ */
+describe.skipIf(!MOUNT)('a full disk under the store', () => {
+  let nats: NatsServer
+  let client: JobClient
+  let daemon: DaemonProcess
+  const filler = join(MOUNT ?? '/nonexistent', 'filler')
+
+  beforeAll(async () => {
+    ensureBuilt()
+    nats = await startNats()
+    client = await JobClient.open(nats.url)
+    const data = join(MOUNT!, 'data')
+    mkdirSync(data)
+    daemon = await startDaemonProcess({ natsUrl: nats.url, dataDir: data, args: ['--max-deliveries', '3', '--retry-base-ms', '200', '--retry-max-ms', '400'] })
+  }, 60_000)
+
+  afterAll(async () => {
+    await client?.close()
+    await daemon?.kill9()
+    await nats?.dispose()
+    if (MOUNT) {
+      execFileSync('umount', [MOUNT])
+      rmSync(MOUNT, { recursive: true, force: true })
+    }
+  })
+
+  it('fails store writes with ERR_STORE, retryable, logged; keeps serving; recovers when space is back', async () => {
+    fill(filler)
+    await client.publish('vigil.jobs.scan', { id: 'on-full-disk', target: SMALL_TARGET })
+    await client.publish('vigil.feed.delta', { withdrawn: ['CVE-2099-5000'] })
+    await client.waitForResults((rs) => rs.some((r) => r.jobId === 'on-full-disk'), 30_000)
+    const [full] = client.scanResults().filter((r) => r.jobId === 'on-full-disk')
+    expect(full!.body).toMatchObject({ status: 'failed', error: { code: 'ERR_STORE' }, deliveries: 3 })
+    expect(daemon.logs.some((l) => l.code === 'ERR_STORE')).toBe(true)
+    await sleep(1_000)
+    expect(daemon.child.exitCode).toBeNull()
+    expect((await getJson(`${daemon.httpUrl}/healthz`)).status).toBe(200)
+
+    rmSync(filler)
+    await client.publish('vigil.jobs.scan', { id: 'after-full-disk', target: SMALL_TARGET })
+    await client.waitForResults((rs) => rs.some((r) => r.jobId === 'after-full-disk'), 60_000)
+    expect(client.scanResults().find((r) => r.jobId === 'after-full-disk')!.body).toMatchObject({ status: 'done' })
+    await daemon.waitFor((l) => l.msg === 'feed delta applied', 30_000)
+    // The delta was waited out, not dead-lettered: the disk was the problem, not the delta.
+    // (lmdb-js also writes its own unterminated "Write error" text to stderr, so lines are searched as text.)
+    expect(daemon.logs.some((l) => /feed delta not applied; will be redelivered/.test(JSON.stringify(l)) && /ERR_STORE/.test(JSON.stringify(l)))).toBe(true)
+    expect(daemon.logs.some((l) => l.msg.includes('feed delta refused'))).toBe(false)
+  }, 150_000)
+})
