@@ -9,7 +9,7 @@
  *   warmIndex                           — hold the index's image lists and digests in memory (long-lived processes)
  *   imageFindings                       — an image's current findings
  */
-import type { Store } from '../store/env.js'
+import { storeFault, type Store } from '../store/env.js'
 import { importFeeds, type ImportOptions, type ImportReport } from '../match/index.js'
 import { queueWork, resumePending, type ReassessOptions, type ReassessSummary } from './delta.js'
 import { warmIndex as warmSegments } from '../store/segments.js'
@@ -61,15 +61,20 @@ export function reassessAfterImport(store: Store, report: ImportOutcome, opts: R
  * not at all, so running the import again ends with the index a clean import gives.
  */
 export async function importAndReassess(store: Store, paths: readonly string[], opts: { import?: ImportOptions; reassess?: ReassessOptions } = {}): Promise<{ report: ImportReport; reassessed: ReassessSummary }> {
-  const report = await importFeeds(store, paths, {
-    ...opts.import,
-    onCommit: (c) => {
-      queueWork(store, 'keys', c.packageKeys, c.ids)
-      queueWork(store, 'cves', c.changedCves, c.changedCves)
-      opts.import?.onCommit?.(c)
-    },
-  })
-  return { report, reassessed: resumePending(store, opts.reassess) }
+  try {
+    const report = await importFeeds(store, paths, {
+      ...opts.import,
+      onCommit: (c) => {
+        queueWork(store, 'keys', c.packageKeys, c.ids)
+        queueWork(store, 'cves', c.changedCves, c.changedCves)
+        opts.import?.onCommit?.(c)
+      },
+    })
+    return { report, reassessed: resumePending(store, opts.reassess) }
+  } catch (err) {
+    // A full disk is ERR_STORE (retryable): what committed is whole, and running it again finishes.
+    throw await storeFault(err)
+  }
 }
 
 /** Queues the work an import calls for: its package keys, then its changed CVEs. */
