@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process'
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -9,34 +8,12 @@ import { imageFindings, indexImages, pendingWork } from '../../src/assess/index.
 import { openStore } from '../../src/store/env.js'
 import { fleet, mutateRecord, seeded } from '../../bench/reassess-fleet.js'
 import { HAS_SHARED, noteSharedMissing } from '../helpers/shared.js'
-import { importRecords, mismatches, realPools, tempStore } from './fixture.js'
+import { importRecords, mismatches, realPools, runChildAndKill, tempStore } from './fixture.js'
 
 noteSharedMissing('db import crash test')
 
-const here = import.meta.dirname
-
 /** `vigil db import` in a child, SIGKILLed once it has committed `killAfter` batches. */
-function importAndKill(dir: string, file: string, killAfter: number): Promise<{ batches: number; finished: boolean }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', join(here, 'ts-register.mjs'), join(here, 'import-crash-child.ts'), dir, file], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let batches = 0
-    let finished = false
-    let err = ''
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()))
-    child.stdout.on('data', (d: Buffer) => {
-      for (const line of d.toString().split('\n')) {
-        if (line === 'batch') batches++
-        if (line.startsWith('finished')) finished = true
-      }
-      if (batches >= killAfter && child.pid !== undefined && !finished) process.kill(child.pid, 'SIGKILL')
-    })
-    child.on('error', reject)
-    child.on('exit', (code, signal) => {
-      if (signal !== 'SIGKILL' && code !== 0) reject(new Error(`child exited ${code}: ${err}`))
-      else resolve({ batches, finished })
-    })
-  })
-}
+const importAndKill = (dir: string, file: string, killAfter: number) => runChildAndKill('import-crash-child.ts', [dir, file], killAfter)
 
 async function vigilImport(dir: string, file: string): Promise<number> {
   const sink = () => new Writable({ write: (_c, _e, done) => done() })

@@ -7,7 +7,7 @@ import { publishInventory } from '../../src/daemon/inventory-log.js'
 import { asDigest, type Inventory } from '../../src/types.js'
 import { ensureBuilt } from '../layers/ensure-built.js'
 import { HAS_NATS_SERVER, noteNatsMissing, startNats, type NatsServer } from '../helpers/nats.js'
-import { getJson, JobClient, removeDir, startDaemonProcess, tempDir, type DaemonProcess } from './harness.js'
+import { getJson, JobClient, osvAdvisory, startDaemonProcess, teardown, tempDir, type DaemonProcess } from './harness.js'
 
 noteNatsMissing()
 
@@ -20,14 +20,7 @@ const inventory: Inventory = {
   analyzerSet: analyzerSetVersion(ANALYZERS),
   createdAt: '2026-12-01T00:00:00Z',
 }
-const advisory = {
-  schema_version: '1.6.0',
-  id: 'CVE-2099-4000',
-  modified: '2026-11-01T00:00:00Z',
-  summary: 'left-pad: test advisory',
-  affected: [{ package: { ecosystem: 'npm', name: 'left-pad' }, ranges: [{ type: 'SEMVER', events: [{ introduced: '0' }, { fixed: '1.3.1' }] }] }],
-  severity: [{ type: 'CVSS_V3', score: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H' }],
-}
+const advisory = osvAdvisory('CVE-2099-4000', 'npm', 'left-pad', '1.3.1')
 
 /**
  * A delta published while the only replica was down is applied when it catches up at start, and
@@ -46,12 +39,7 @@ describe.skipIf(!HAS_NATS_SERVER)('findings changes applied while catching up', 
     dataDir = await tempDir('vigil-announce-')
   }, 60_000)
 
-  afterAll(async () => {
-    await client?.close()
-    for (const d of daemons) await d.kill9()
-    await nats?.dispose()
-    for (const d of daemons) await removeDir(d.dataDir)
-  })
+  afterAll(() => teardown({ client, daemons, nats }))
 
   it('are announced once, by the first replica that applies them', async () => {
     const start = async (replica: string, dir?: string) => {

@@ -4,18 +4,11 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ensureBuilt } from '../layers/ensure-built.js'
 import { HAS_NATS_SERVER, noteNatsMissing, startNats, type NatsServer } from '../helpers/nats.js'
-import { JobClient, removeDir, startDaemonProcess, tempDir, type DaemonProcess } from './harness.js'
+import { JobClient, osvAdvisory, removeDir, startDaemonProcess, teardown, tempDir, type DaemonProcess } from './harness.js'
 import { consumerState, deadLetters, streamCount } from './stream-kit.js'
 
 noteNatsMissing()
 
-const npmAdvisory = (id: string, name: string, fixed: string) => ({
-  schema_version: '1.6.0',
-  id,
-  modified: '2026-11-01T00:00:00Z',
-  summary: `${name}: test advisory`,
-  affected: [{ package: { ecosystem: 'npm', name }, ranges: [{ type: 'SEMVER', events: [{ introduced: '0' }, { fixed }] }] }],
-})
 
 /**
  * Poison messages against the installed nats-server (Debian's 2.9.10 ignores `+TERM <reason>`),
@@ -39,10 +32,7 @@ describe.skipIf(!HAS_NATS_SERVER)('poison messages end exactly once', () => {
   }, 60_000)
 
   afterAll(async () => {
-    await client?.close()
-    for (const d of daemons) await d.kill9()
-    await nats?.dispose()
-    for (const d of daemons) await removeDir(d.dataDir)
+    await teardown({ client, daemons, nats })
     if (fifoDir) await removeDir(fifoDir)
   })
 
@@ -93,8 +83,8 @@ describe.skipIf(!HAS_NATS_SERVER)('poison messages end exactly once', () => {
   it('a schema-invalid delta and one that throws while applied are dead-lettered once; later deltas apply; a new replica gets ready', async () => {
     const [daemon] = daemons
     await client.publish('vigil.feed.delta', { records: 'not a list' })
-    await client.publish('vigil.feed.delta', { records: [npmAdvisory('CVE-2099-3000', 'a'.repeat(20_000), '1.0.0')] })
-    await client.publish('vigil.feed.delta', { records: [npmAdvisory('CVE-2099-3001', 'left-pad', '1.3.1')] })
+    await client.publish('vigil.feed.delta', { records: [osvAdvisory('CVE-2099-3000', 'npm', 'a'.repeat(20_000), '1.0.0')] })
+    await client.publish('vigil.feed.delta', { records: [osvAdvisory('CVE-2099-3001', 'npm', 'left-pad', '1.3.1')] })
     const applied = await daemon!.waitFor((l) => l.msg === 'feed delta applied' && l.records === 1, 60_000)
     expect(applied.seq).toBe(3)
 

@@ -1,21 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ensureBuilt } from '../layers/ensure-built.js'
 import { HAS_NATS_SERVER, noteNatsMissing, startNats, type NatsServer } from '../helpers/nats.js'
-import { getJson, HAS_SMALL_IMAGE, JobClient, noteCorpusMissing, removeDir, SMALL_ARCHIVE, SMALL_TARGET, startDaemonProcess, type DaemonProcess } from './harness.js'
+import { getJson, HAS_SMALL_IMAGE, JobClient, noteCorpusMissing, osvAdvisory, SMALL_ARCHIVE, SMALL_TARGET, startDaemonProcess, teardown, type DaemonProcess } from './harness.js'
 
 noteNatsMissing()
 noteCorpusMissing()
 
 // Feed deltas are messages: OSV records shaped as Debian's OSV export writes them, naming the
 // source packages (glibc, zlib) of what the small corpus image really contains.
-const osv = (id: string, source: string, fixed: string) => ({
-  schema_version: '1.6.0',
-  id,
-  modified: '2026-11-01T00:00:00Z',
-  summary: `${source}: test advisory`,
-  affected: [{ package: { ecosystem: 'Debian:12', name: source }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed }] }] }],
-  severity: [{ type: 'CVSS_V3', score: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H' }],
-})
+const osv = (id: string, source: string, fixed: string) => osvAdvisory(id, 'Debian:12', source, fixed)
 const GLIBC = 'CVE-2099-1001'
 const ZLIB = 'CVE-2099-1002'
 const TOKEN = 'test-api-token'
@@ -35,12 +28,7 @@ describe.skipIf(!HAS_NATS_SERVER || !HAS_SMALL_IMAGE)('daemon replicas', () => {
     client = await JobClient.open(nats.url)
   }, 60_000)
 
-  afterAll(async () => {
-    await client?.close()
-    for (const d of daemons) await d.kill9()
-    await nats?.dispose()
-    for (const d of daemons) await removeDir(d.dataDir)
-  })
+  afterAll(() => teardown({ client, daemons, nats }))
 
   it('shares jobs between replicas, rebuilds a fresh one from the streams, and keeps every replica current', async () => {
     const start = (id: string) => startDaemonProcess({ natsUrl: nats.url, args: ['--replica-id', id, '--concurrency', '2'], env: { VIGIL_API_TOKEN: TOKEN } })
