@@ -1,14 +1,16 @@
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { execFileSync, spawnSync } from 'node:child_process'
+import { cpSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable, Writable } from 'node:stream'
-import { describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { main } from '../../src/cli/main.js'
 import { imageFindings, indexImages, pendingWork } from '../../src/assess/index.js'
 import { openStore } from '../../src/store/env.js'
 import { fleet, mutateRecord, seeded } from '../../bench/reassess-fleet.js'
-import { HAS_SHARED, noteSharedMissing } from '../helpers/shared.js'
-import { importRecords, mismatches, realPools, runChildAndKill, tempStore } from './fixture.js'
+import { HAS_SHARED, noteSharedMissing, ROOT } from '../helpers/shared.js'
+import type { Inventory } from '../../src/types.js'
+import { importRecords, mismatches, realPools, runChildAndKill, tempStore, type TempStore } from './fixture.js'
 
 noteSharedMissing('db import crash test')
 
@@ -21,63 +23,116 @@ async function vigilImport(dir: string, file: string): Promise<number> {
 }
 
 /**
- * kill -9 of `vigil db import` between any two of its commits, then the same import again: the
- * stored findings of every image equal those of a clean import, and equal a fresh re-match.
+ * kill -9 of `vigil db import` between any two of its commits, or a disk that fills part-way, then
+ * the same import again: the stored findings of every image equal those of a clean import, and
+ * equal a fresh re-match.
  */
-describe.skipIf(!HAS_SHARED)('vigil db import survives kill -9', () => {
-  it('a killed import, run again, leaves the index equal to a clean import', async () => {
+describe.skipIf(!HAS_SHARED)('vigil db import survives kill -9 and a full disk', () => {
+  let base: TempStore
+  let work: string
+  let file: string
+  let inventories: Inventory[]
+  let expected: Map<string, string>
+  let records = 0
+  const copy = (name: string, under = work) => {
+    const dir = join(under, name)
+    cpSync(base.dir, dir, { recursive: true })
+    return dir
+  }
+  /** The store in `dir` after the import ran again: nothing pending, every image as a clean import left it. */
+  const assertEqualsClean = async (dir: string, what: string) => {
+    const store = openStore(dir, { readonly: true })
+    try {
+      expect(pendingWork(store)).toEqual([])
+      const differing = inventories.filter((inv) => JSON.stringify(imageFindings(store, inv.image.digest)) !== expected.get(inv.image.digest)).length
+      expect(differing, `${what}: images whose findings differ from a clean import`).toBe(0)
+      expect(mismatches(store, inventories)).toEqual([])
+    } finally {
+      await store.close()
+    }
+  }
+
+  beforeAll(async () => {
     const rng = seeded(7)
     const pools = realPools()
-    const base = tempStore()
-    const work = mkdtempSync(join(tmpdir(), 'vigil-import-crash-'))
-    try {
-      // Base: real advisories and a seeded fleet of real inventories, in a closed store to copy.
-      await importRecords(base, pools.osv, 'initial', pools.feedFiles)
-      const inventories = [...fleet(pools, { images: 60, snapshots: 3, apps: 8, appPackages: [30, 80], drift: 0.3 }, rng)]
-      indexImages(base.store, inventories.map((inventory) => ({ inventory })))
-      await base.store.close()
-      // The update, as one NDJSON file: every record changed, withdrawn or moved, plus new ones
-      // made from them (other ids), so that the import takes several 2,000-record batches.
-      const changed = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11].flatMap((k) => pools.osv.map((r) => {
-        const m = mutateRecord(r, pools, rng, '2031-01-01T00:00:00Z')
-        return k === 0 ? m : { ...m, id: `${r.id}-copy${k}` }
-      }))
-      expect(changed.length).toBeGreaterThan(4_000)
-      const file = join(work, 'update.ndjson')
-      writeFileSync(file, changed.map((r) => JSON.stringify(r)).join('\n') + '\n')
+    base = tempStore()
+    work = mkdtempSync(join(tmpdir(), 'vigil-import-crash-'))
+    // Base: real advisories and a seeded fleet of real inventories, in a closed store to copy.
+    await importRecords(base, pools.osv, 'initial', pools.feedFiles)
+    inventories = [...fleet(pools, { images: 60, snapshots: 3, apps: 8, appPackages: [30, 80], drift: 0.3 }, rng)]
+    indexImages(base.store, inventories.map((inventory) => ({ inventory })))
+    await base.store.close()
+    // The update, as one NDJSON file: every record changed, withdrawn or moved, plus new ones
+    // made from them (other ids), so that the import takes several 2,000-record batches.
+    const changed = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11].flatMap((k) => pools.osv.map((r) => {
+      const m = mutateRecord(r, pools, rng, '2031-01-01T00:00:00Z')
+      return k === 0 ? m : { ...m, id: `${r.id}-copy${k}` }
+    }))
+    expect(changed.length).toBeGreaterThan(4_000)
+    records = changed.length
+    file = join(work, 'update.ndjson')
+    writeFileSync(file, changed.map((r) => JSON.stringify(r)).join('\n') + '\n')
 
-      const copy = (name: string) => {
-        const dir = join(work, name)
-        cpSync(base.dir, dir, { recursive: true })
-        return dir
-      }
-      const clean = copy('clean')
-      expect(await vigilImport(clean, file)).toBe(0)
-      const cleanStore = openStore(clean, { readonly: true })
-      const expected = new Map(inventories.map((inv) => [inv.image.digest, JSON.stringify(imageFindings(cleanStore, inv.image.digest))]))
-      expect(mismatches(cleanStore, inventories)).toEqual([])
-      await cleanStore.close()
+    const clean = copy('clean')
+    expect(await vigilImport(clean, file)).toBe(0)
+    const cleanStore = openStore(clean, { readonly: true })
+    expected = new Map(inventories.map((inv) => [inv.image.digest, JSON.stringify(imageFindings(cleanStore, inv.image.digest))]))
+    expect(mismatches(cleanStore, inventories)).toEqual([])
+    await cleanStore.close()
+  }, 120_000)
 
-      const batches = Math.ceil(changed.length / 2000)
-      // After the first batch, a middle one, and the last (the re-assessment has just begun).
-      for (const killAfter of [...new Set([1, Math.ceil(batches / 2), batches])]) {
-        const dir = copy(`killed-${killAfter}`)
-        const run = await importAndKill(dir, file, killAfter)
-        expect(run.finished).toBe(false)
-        expect(await vigilImport(dir, file)).toBe(0)
-        const store = openStore(dir, { readonly: true })
-        try {
-          expect(pendingWork(store)).toEqual([])
-          const differing = inventories.filter((inv) => JSON.stringify(imageFindings(store, inv.image.digest)) !== expected.get(inv.image.digest)).length
-          expect(differing, `killed after batch ${killAfter}: images whose findings differ from a clean import`).toBe(0)
-          expect(mismatches(store, inventories)).toEqual([])
-        } finally {
-          await store.close()
-        }
-      }
-    } finally {
-      await base.done().catch(() => undefined)
-      rmSync(work, { recursive: true, force: true })
+  afterAll(async () => {
+    await base?.done().catch(() => undefined)
+    if (work) rmSync(work, { recursive: true, force: true })
+  })
+
+  it('a killed import, run again, leaves the index equal to a clean import', async () => {
+    const batches = Math.ceil(records / 2000)
+    // After the first batch, a middle one, and the last (the re-assessment has just begun).
+    for (const killAfter of [...new Set([1, Math.ceil(batches / 2), batches])]) {
+      const dir = copy(`killed-${killAfter}`)
+      const run = await importAndKill(dir, file, killAfter)
+      expect(run.finished).toBe(false)
+      expect(await vigilImport(dir, file)).toBe(0)
+      await assertEqualsClean(dir, `killed after batch ${killAfter}`)
     }
   }, 240_000)
+
+  it('an import that fills the disk fails with ERR_STORE; with space back, running it again equals a clean import', async () => {
+    const baseBytes = dirBytes(base.dir)
+    const grown = dirBytes(join(work, 'clean')) - baseBytes
+    // Room for the base store and a third of what the import adds: it runs out part-way.
+    const sizeMb = Math.ceil((baseBytes + grown / 3) / 1024 ** 2)
+    const mount = mountTmpfs(sizeMb)
+    if (!mount) return
+    try {
+      const dir = copy('store', mount)
+      const full = spawnSync(process.execPath, [join(ROOT, 'bin', 'vigil.js'), 'db', 'import', file, '--data', dir], { encoding: 'utf8' })
+      expect(full.stderr).toContain('ERR_STORE')
+      expect(full.status).toBe(3)
+      execFileSync('mount', ['-o', `remount,size=${sizeMb * 4}m`, mount])
+      expect(await vigilImport(dir, file)).toBe(0)
+      await assertEqualsClean(dir, 'after a full disk')
+    } finally {
+      execFileSync('umount', [mount])
+      rmSync(mount, { recursive: true, force: true })
+    }
+  }, 120_000)
 })
+
+function dirBytes(dir: string): number {
+  return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).reduce((n, e) => n + statSync(join(e.parentPath, e.name)).size, 0)
+}
+
+/** A small tmpfs of the test's own (root only); undefined, with a note, where mounting is not allowed. */
+function mountTmpfs(megabytes: number): string | undefined {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-import-full-'))
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${megabytes}m`, 'tmpfs', dir], { stdio: 'ignore' })
+    return dir
+  } catch {
+    rmSync(dir, { recursive: true, force: true })
+    console.warn('[skip] db import disk-full test: cannot mount a tmpfs here (needs root)')
+    return undefined
+  }
+}
