@@ -150,7 +150,8 @@ export async function storeFault(err: unknown): Promise<unknown> {
 export function asStoreError(err: unknown): VigilError | undefined {
   if (VigilError.is(err) || !(err instanceof Error)) return undefined
   const code = (err as { code?: unknown }).code as string | number | undefined
-  const lmdb = /^MDB_|No space left on device|Commit failed/.test(err.message)
+  // Faults of the environment only: a key or value LMDB refuses is the data's fault, not the disk's.
+  const lmdb = /MDB_MAP_FULL|MDB_PANIC|No space left on device|Input\/output error|Commit failed/.test(err.message)
   if (!lmdb && (code === undefined || !FS_FAULTS.has(code))) return undefined
   return new VigilError('ERR_STORE', `the store could not write: ${err.message.split('\n')[0]}`, { cause: err, retryable: true })
 }
