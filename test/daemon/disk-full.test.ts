@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { asStoreError, storeWrite } from '../../src/store/env.js'
 import { ensureBuilt } from '../layers/ensure-built.js'
 import { HAS_NATS_SERVER, noteNatsMissing, startNats, type NatsServer } from '../helpers/nats.js'
 import { getJson, HAS_SMALL_IMAGE, JobClient, noteCorpusMissing, SMALL_TARGET, startDaemonProcess, type DaemonProcess } from './harness.js'
@@ -90,4 +91,19 @@ describe.skipIf(!MOUNT)('a full disk under the store', () => {
     expect(daemon.logs.some((l) => /feed delta not applied; will be redelivered/.test(JSON.stringify(l)) && /ERR_STORE/.test(JSON.stringify(l)))).toBe(true)
     expect(daemon.logs.some((l) => l.msg.includes('feed delta refused'))).toBe(false)
   }, 150_000)
+})
+
+describe('store fault classification', () => {
+  it('makes faults of the disk ERR_STORE (retryable) and leaves faults of the data alone', async () => {
+    const enospc = Object.assign(new Error('No space left on device: Attempting to write page at position 147456'), { code: 28 })
+    expect(asStoreError(enospc)?.toRecord()).toMatchObject({ code: 'ERR_STORE', retryable: true })
+    expect(asStoreError(Object.assign(new Error('write failed'), { code: 'EIO' }))?.code).toBe('ERR_STORE')
+    expect(asStoreError(new Error('Key size is larger than the maximum key size (1978)'))).toBeUndefined()
+    expect(asStoreError(new RangeError('String does not fit in target buffer'))).toBeUndefined()
+
+    // lmdb-js's failed async commit: the cause sits in a second rejected promise, handled here.
+    const commitError = Promise.reject(enospc)
+    const failed = Object.assign(new Error('Commit failed (see commitError for details)'), { commitError })
+    await expect(storeWrite(Promise.reject(failed))).rejects.toMatchObject({ code: 'ERR_STORE', message: expect.stringContaining('No space left') })
+  })
 })
