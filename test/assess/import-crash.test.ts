@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { cpSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -9,6 +9,7 @@ import { imageFindings, indexImages, pendingWork } from '../../src/assess/index.
 import { openStore } from '../../src/store/env.js'
 import { fleet, mutateRecord, seeded } from '../../bench/reassess-fleet.js'
 import { HAS_SHARED, noteSharedMissing, ROOT } from '../helpers/shared.js'
+import { mountTmpfs, resizeTmpfs, unmountTmpfs } from '../helpers/tmpfs.js'
 import type { Inventory } from '../../src/types.js'
 import { importRecords, mismatches, realPools, runChildAndKill, tempStore, type TempStore } from './fixture.js'
 
@@ -103,36 +104,22 @@ describe.skipIf(!HAS_SHARED)('vigil db import survives kill -9 and a full disk',
     const grown = dirBytes(join(work, 'clean')) - baseBytes
     // Room for the base store and a third of what the import adds: it runs out part-way.
     const sizeMb = Math.ceil((baseBytes + grown / 3) / 1024 ** 2)
-    const mount = mountTmpfs(sizeMb)
+    const mount = mountTmpfs(sizeMb, 'db import disk-full test')
     if (!mount) return
     try {
       const dir = copy('store', mount)
       const full = spawnSync(process.execPath, [join(ROOT, 'bin', 'vigil.js'), 'db', 'import', file, '--data', dir], { encoding: 'utf8' })
       expect(full.stderr).toContain('ERR_STORE')
       expect(full.status).toBe(3)
-      execFileSync('mount', ['-o', `remount,size=${sizeMb * 4}m`, mount])
+      resizeTmpfs(mount, sizeMb * 4)
       expect(await vigilImport(dir, file)).toBe(0)
       await assertEqualsClean(dir, 'after a full disk')
     } finally {
-      execFileSync('umount', [mount])
-      rmSync(mount, { recursive: true, force: true })
+      unmountTmpfs(mount)
     }
   }, 120_000)
 })
 
 function dirBytes(dir: string): number {
   return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).reduce((n, e) => n + statSync(join(e.parentPath, e.name)).size, 0)
-}
-
-/** A small tmpfs of the test's own (root only); undefined, with a note, where mounting is not allowed. */
-function mountTmpfs(megabytes: number): string | undefined {
-  const dir = mkdtempSync(join(tmpdir(), 'vigil-import-full-'))
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${megabytes}m`, 'tmpfs', dir], { stdio: 'ignore' })
-    return dir
-  } catch {
-    rmSync(dir, { recursive: true, force: true })
-    console.warn('[skip] db import disk-full test: cannot mount a tmpfs here (needs root)')
-    return undefined
-  }
 }

@@ -1,30 +1,17 @@
-import { execFileSync } from 'node:child_process'
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, rmdirSync, writeSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { closeSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { asStoreError, storeWrite } from '../../src/store/env.js'
 import { ensureBuilt } from '../layers/ensure-built.js'
 import { HAS_NATS_SERVER, noteNatsMissing, startNats, type NatsServer } from '../helpers/nats.js'
+import { mountTmpfs, unmountTmpfs } from '../helpers/tmpfs.js'
 import { getJson, HAS_SMALL_IMAGE, JobClient, noteCorpusMissing, SMALL_TARGET, startDaemonProcess, type DaemonProcess } from './harness.js'
 
 noteNatsMissing()
 noteCorpusMissing()
 
-/** A small tmpfs of the test's own (root only); undefined, with a note, where mounting is not allowed. */
-function mountTmpfs(megabytes: number): string | undefined {
-  const dir = mkdtempSync(join(tmpdir(), 'vigil-full-'))
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${megabytes}m`, 'tmpfs', dir], { stdio: 'ignore' })
-    return dir
-  } catch {
-    rmdirSync(dir)
-    console.warn('[skip] disk-full test: cannot mount a tmpfs here (needs root)')
-    return undefined
-  }
-}
-const MOUNT = HAS_NATS_SERVER && HAS_SMALL_IMAGE ? mountTmpfs(64) : undefined
+const MOUNT = HAS_NATS_SERVER && HAS_SMALL_IMAGE ? mountTmpfs(64, 'daemon disk-full test') : undefined
 
 /** Writes zeros until the filesystem says ENOSPC. */
 function fill(path: string): void {
@@ -63,10 +50,7 @@ describe.skipIf(!MOUNT)('a full disk under the store', () => {
     await client?.close()
     await daemon?.kill9()
     await nats?.dispose()
-    if (MOUNT) {
-      execFileSync('umount', [MOUNT])
-      rmSync(MOUNT, { recursive: true, force: true })
-    }
+    if (MOUNT) unmountTmpfs(MOUNT)
   })
 
   it('fails store writes with ERR_STORE, retryable, logged; keeps serving; recovers when space is back', async () => {
