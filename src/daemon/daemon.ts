@@ -18,6 +18,7 @@ import type { Logger } from './logger.js'
 import { publishFindingsChanged } from './results.js'
 import { openAliases } from './scan.js'
 import { ensureTopology, JOBS_CONSUMER, STREAMS, SUBJECTS } from './subjects.js'
+import { StoreGate } from './store-gate.js'
 import { JobWorker } from './work.js'
 
 export interface Daemon {
@@ -70,7 +71,8 @@ export async function startDaemon(config: Readonly<DaemonConfig>, log: Logger): 
     let caughtUp = false
     let stopping = false
 
-    const worker = new JobWorker({ config, js, maxPayload, ledger, scan: { store, pool, secretKey: secret.key, aliases: openAliases(store) }, metrics, log, deadLetter })
+    const gate = new StoreGate(store.path, log)
+    const worker = new JobWorker({ config, js, maxPayload, ledger, scan: { store, pool, secretKey: secret.key, aliases: openAliases(store) }, metrics, log, deadLetter, gate })
     metrics.sources = {
       inFlight: () => worker.active,
       concurrency: () => config.concurrency,
@@ -120,7 +122,7 @@ export async function startDaemon(config: Readonly<DaemonConfig>, log: Logger): 
     log.debug('following VIGIL_INVENTORY and VIGIL_FEED')
     const inventories: InventoryFollower = await followInventories(js, jsm, store, log, (n) => (metrics.inventoriesReplicated += n))
     const feed: FeedFollower = await followFeed({
-      js, jsm, store, log, config, ledger: feedLedger,
+      js, jsm, store, log, config, ledger: feedLedger, gate,
       onApplied: (a, announced) => {
         metrics.feedDeltas++
         if (announced) metrics.findingsEvents += a.events.length

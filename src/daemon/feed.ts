@@ -6,6 +6,7 @@ import { osvToItems } from '../feeds/osv.js'
 import { asStoreError, storeWrite, type Store } from '../store/env.js'
 import { retryDelayMs, type DaemonConfig } from './config.js'
 import type { FeedLedger } from './ledger.js'
+import type { StoreGate } from './store-gate.js'
 import type { Logger } from './logger.js'
 import { decodeBytes, encodingOf, validate, type Encoding, type FeedDeltaMessage } from './messages.js'
 import { publishFindingsChanged } from './results.js'
@@ -57,6 +58,7 @@ export interface FeedFollowerOptions {
   log: Logger
   config: Pick<DaemonConfig, 'replicaId' | 'maxMessageBytes' | 'maxDeliveries' | 'retryBaseMs' | 'retryMaxMs'>
   ledger: FeedLedger
+  gate: StoreGate
   onApplied: (applied: FeedApplied, announced: boolean) => void
   deadLetter: (m: JsMsg, error: VigilError) => Promise<void>
 }
@@ -105,9 +107,11 @@ export async function followFeed(opts: FeedFollowerOptions): Promise<FeedFollowe
     }
     let applied: FeedApplied
     try {
+      opts.gate.check()
       applied = applyFeedDelta(store, delta, `nats:${STREAMS.feed}#${m.seq}`)
     } catch (err) {
       const e = toErrorRecord(asStoreError(err) ?? err)
+      opts.gate.noteFailure(e)
       const attempts = m.info.deliveryCount
       if (e.code !== 'ERR_STORE' && attempts >= config.maxDeliveries) {
         await poison(m, new VigilError(e.code, `applying the delta failed ${attempts} times: ${e.message}`, { retryable: false }))

@@ -13,6 +13,7 @@ import { publishInventory } from './inventory-log.js'
 import { asStoreError, storeWrite } from '../store/env.js'
 import { SUBJECTS } from './subjects.js'
 import { releaseBlockedReads } from './abandon.js'
+import type { StoreGate } from './store-gate.js'
 
 export interface WorkDeps {
   config: Readonly<DaemonConfig>
@@ -23,6 +24,7 @@ export interface WorkDeps {
   metrics: Metrics
   log: Logger
   deadLetter: (m: JsMsg, error: VigilError | ErrorRecord) => Promise<void>
+  gate: StoreGate
 }
 
 const SHUTDOWN = 'shutdown'
@@ -171,6 +173,7 @@ export class JobWorker {
         metrics.job(kind, 'dead_lettered', seconds())
         return
       }
+      this.deps.gate.check()
       if (kind === 'scan') await this.scan(m, job as ScanJob, encoding, deliveries, signal)
       else await this.reassess(m, job as ReassessJob, encoding, signal)
       m.ack()
@@ -178,6 +181,7 @@ export class JobWorker {
       jobLog.info({ ms: Math.round(seconds() * 1000) }, 'job done')
     } catch (err) {
       const rec: ErrorRecord = shutdown.aborted ? { code: 'ERR_INTERNAL', message: SHUTDOWN, retryable: true } : timeout.aborted && (!VigilError.is(err) || err.code === 'ERR_INTERNAL') ? { code: 'ERR_TIMEOUT', message: `the job took longer than ${config.jobTimeoutMs} ms`, retryable: true } : toErrorRecord(asStoreError(err) ?? err)
+      this.deps.gate.noteFailure(rec)
       await this.fail(m, kind ?? 'unknown', jobId, encoding, rec, deliveries, shutdown.aborted, seconds())
     } finally {
       clearInterval(heartbeat)

@@ -70,6 +70,10 @@ describe.skipIf(!MOUNT)('a full disk under the store', () => {
     await client.waitForResults((rs) => rs.some((r) => r.jobId === 'after-full-disk'), 60_000)
     expect(client.scanResults().find((r) => r.jobId === 'after-full-disk')!.body).toMatchObject({ status: 'done' })
     await daemon.waitFor((l) => l.msg === 'feed delta applied', 30_000)
+    // After the first failed write the daemon stopped writing until there was room (store-gate.ts).
+    const text = daemon.logs.map((l) => JSON.stringify(l))
+    expect(text.some((t) => t.includes('no store writes until the disk'))).toBe(true)
+    expect(text.some((t) => t.includes('store writes resume'))).toBe(true)
     // The delta was waited out, not dead-lettered: the disk was the problem, not the delta.
     // (lmdb-js also writes its own unterminated "Write error" text to stderr, so lines are searched as text.)
     expect(daemon.logs.some((l) => /feed delta not applied; will be redelivered/.test(JSON.stringify(l)) && /ERR_STORE/.test(JSON.stringify(l)))).toBe(true)
