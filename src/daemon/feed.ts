@@ -122,8 +122,9 @@ export async function followFeed(opts: FeedFollowerOptions): Promise<FeedFollowe
       m.nak(delay)
       return
     }
-    // The first replica to apply a delta announces it, catching up or not (docs/messages.md).
-    const announce = applied.events.length > 0 && !(await ledger.announced(m.seq))
+    // The first replica to apply a delta announces it, catching up or not, and owns it even when it
+    // found nothing to announce: a replica rebuilding later must not announce its own view of it.
+    const announce = !(await ledger.announced(m.seq))
     if (announce) {
       for (const event of applied.events) await publishFindingsChanged(js, event, { feedSeq: m.seq }, encoding)
       await ledger.markAnnounced(m.seq, applied.events.length)
