@@ -2,14 +2,16 @@
  * Continuous assessment: the package → image index and feed-delta re-assessment.
  *   indexImage / removeImage            — store an image (inventory, postings, findings) atomically
  *   applyDelta / rescoreExploit         — re-assess after a feed delta / an EPSS-KEV update
- *   reassessAfterImport                 — both, from an ImportReport (what `vigil db import` calls)
+ *   importAndReassess                   — import feed files, the work queued in each import commit (what `vigil db import` calls)
+ *   reassessAfterImport                 — both, from an ImportReport
  *   queueReassessment                   — queue that work inside an import's own transaction (the daemon's feed consumer)
  *   resumePending                       — finish work a crash interrupted (call once after opening)
  *   reassessmentKeys / reassessKeys     — re-match all (or some images') variants, in batches that yield (re-assess jobs)
  *   warmIndex                           — hold the index's image lists and digests in memory (long-lived processes)
  *   imageFindings                       — an image's current findings
  */
-import type { Store } from '../store/env.js'
+import { storeFault, type Store } from '../store/env.js'
+import { importFeeds, type ImportOptions, type ImportReport } from '../match/index.js'
 import { queueWork, resumePending, type ReassessOptions, type ReassessSummary } from './delta.js'
 import { warmIndex as warmSegments } from '../store/segments.js'
 import { digestTable } from '../store/images.js'
@@ -51,6 +53,29 @@ export interface ImportOutcome {
 export function reassessAfterImport(store: Store, report: ImportOutcome, opts: ReassessOptions = {}): ReassessSummary {
   store.root.transactionSync(() => queueReassessment(store, report))
   return resumePending(store, opts)
+}
+
+/**
+ * `vigil db import`: imports feed files with the re-assessment work each batch calls for queued
+ * inside that batch's own transaction, then runs the queue (work an earlier, interrupted import
+ * left included). A kill -9 at any instant leaves records and their work committed together or
+ * not at all, so running the import again ends with the index a clean import gives.
+ */
+export async function importAndReassess(store: Store, paths: readonly string[], opts: { import?: ImportOptions; reassess?: ReassessOptions } = {}): Promise<{ report: ImportReport; reassessed: ReassessSummary }> {
+  try {
+    const report = await importFeeds(store, paths, {
+      ...opts.import,
+      onCommit: (c) => {
+        queueWork(store, 'keys', c.packageKeys, c.ids)
+        queueWork(store, 'cves', c.changedCves, c.changedCves)
+        opts.import?.onCommit?.(c)
+      },
+    })
+    return { report, reassessed: resumePending(store, opts.reassess) }
+  } catch (err) {
+    // A full disk is ERR_STORE (retryable): what committed is whole, and running it again finishes.
+    throw await storeFault(err)
+  }
 }
 
 /** Queues the work an import calls for: its package keys, then its changed CVEs. */

@@ -8,17 +8,18 @@ import { Metrics } from '../http/metrics.js'
 import { createHttpServer } from '../http/server.js'
 import { LayerPool } from '../layers/pool.js'
 import { loadSecretKey } from '../secrets.js'
-import { openStore, type Store } from '../store/env.js'
+import { openStore, storeFault, type Store } from '../store/env.js'
 import { clusterServers, connectBroker, untilAvailable, type Broker } from './broker.js'
 import { resolveReplicas, type DaemonConfig } from './config.js'
 import { FeedAnnouncer } from './announcer.js'
 import { followFeed, type FeedFollower } from './feed.js'
 import { followInventories, reconcileInventories, scheduleReconcile, type InventoryFollower } from './inventory-log.js'
-import { JobLedger } from './ledger.js'
+import { FeedLedger, JobLedger } from './ledger.js'
 import type { Logger } from './logger.js'
 import { publishFindingsChanged } from './results.js'
 import { openAliases } from './scan.js'
-import { ANNOUNCER_BUCKET, ensureTopology, JOBS_CONSUMER, LEDGER_BUCKET, STREAMS, SUBJECTS } from './subjects.js'
+import { StoreGate } from './store-gate.js'
+import { ANNOUNCER_BUCKET, ensureTopology, FEED_LEDGER_BUCKET, JOBS_CONSUMER, LEDGER_BUCKET, STREAMS, SUBJECTS } from './subjects.js'
 import { JobWorker } from './work.js'
 
 export interface Daemon {
@@ -42,6 +43,15 @@ export async function startDaemon(config: Readonly<DaemonConfig>, log: Logger): 
   const secret = loadSecretKey(config.dataDir)
   if (secret.source === 'created') log.warn({ path: secret.path }, `created a new secret key at ${secret.path} (mode 0600); replicas must share one key: set VIGIL_SECRET_KEY to its contents on every replica`)
   const store = openStore(config.dataDir)
+  // A rejection nobody awaited (lmdb-js rejects a second promise for a failed commit, say) is
+  // logged, not fatal: the daemon keeps serving what it can (docs/daemon.md "Store faults").
+  const onUnhandled = (reason: unknown) => {
+    void storeFault(reason).then((fault) => {
+      const rec = toErrorRecord(fault)
+      log.error({ code: rec.code, error: rec.message }, 'unhandled rejection; the daemon keeps serving')
+    })
+  }
+  process.on('unhandledRejection', onUnhandled)
   let broker: Broker | undefined
   let pool: LayerPool | undefined
   const metrics = new Metrics()
@@ -70,6 +80,7 @@ export async function startDaemon(config: Readonly<DaemonConfig>, log: Logger): 
     await untilAvailable('streams, buckets and consumers', topology, log)
     log.debug('streams and consumers in place')
     const ledger = await untilAvailable(`the ${LEDGER_BUCKET} bucket`, () => JobLedger.open(js), log)
+    const feedLedger = await untilAvailable(`the ${FEED_LEDGER_BUCKET} bucket`, () => FeedLedger.open(js), log)
     pool = new LayerPool({ threads: config.workers })
     const maxPayload = () => nc.info?.max_payload ?? 1024 * 1024
     const deadLetter = (m: JsMsg, error: VigilError | ErrorRecord) => publishDeadLetter(js, m, toErrorRecord(error))
@@ -77,7 +88,8 @@ export async function startDaemon(config: Readonly<DaemonConfig>, log: Logger): 
     let caughtUp = false
     let stopping = false
 
-    const worker = new JobWorker({ config, js, maxPayload, ledger, scan: { store, pool, secretKey: secret.key, aliases: openAliases(store), targetPolicy: config.targetPolicy }, metrics, log, deadLetter })
+    const gate = new StoreGate(store.path, log)
+    const worker = new JobWorker({ config, js, maxPayload, ledger, scan: { store, pool, secretKey: secret.key, aliases: openAliases(store), targetPolicy: config.targetPolicy }, metrics, log, deadLetter, gate })
     metrics.sources = {
       inFlight: () => worker.active,
       concurrency: () => config.concurrency,
@@ -128,13 +140,12 @@ export async function startDaemon(config: Readonly<DaemonConfig>, log: Logger): 
     const announcer = await untilAvailable(`the ${ANNOUNCER_BUCKET} bucket`, () => FeedAnnouncer.open(js, config.replicaId, log), log)
     const inventories: InventoryFollower = await untilAvailable(`the ${STREAMS.inventory} stream`, () => followInventories(js, jsm, store, log, (n) => (metrics.inventoriesReplicated += n)), log)
     const feed: FeedFollower = await untilAvailable(`this replica's consumer on ${STREAMS.feed}`, () => followFeed({
-      js, jsm, store, log, replicaId: config.replicaId, maxMessageBytes: config.maxMessageBytes,
-      // One replica announces (announcer.ts): the follower itself never publishes events.
-      announce: () => false,
+      js, jsm, store, log, config, ledger: feedLedger, gate,
       onApplied: (a, delta) => {
         metrics.feedDeltas++
-        // A replica catching up applies old deltas silently: they were announced when new.
-        if (!caughtUp) return
+        // Deltas applied while catching up are kept too: the announcer announces, once it leads,
+        // every kept delta past the cluster's announced mark, so one published while every replica
+        // was down is still announced, and one announced before is not again.
         announcer.applied(delta.seq, a.events, delta.encoding)
         if (announcer.leads()) metrics.findingsEvents += a.events.length
       },
@@ -172,6 +183,7 @@ export async function startDaemon(config: Readonly<DaemonConfig>, log: Logger): 
           ['pool', () => ownedPool.close()],
           ['store', () => store.close()],
           ['metrics', () => metrics.close()],
+          ['guard', () => void process.off('unhandledRejection', onUnhandled)],
         ]
         for (const [name, step] of steps) {
           try {
@@ -188,6 +200,7 @@ export async function startDaemon(config: Readonly<DaemonConfig>, log: Logger): 
     await pool?.close().catch(() => undefined)
     await store.close().catch(() => undefined)
     metrics.close()
+    process.off('unhandledRejection', onUnhandled)
     throw err
   }
 }

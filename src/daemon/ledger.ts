@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { JetStreamClient } from '@nats-io/jetstream'
 import { Kvm, type KV } from '@nats-io/kv'
-import { LEDGER_BUCKET, LEDGER_TTL_MS } from './subjects.js'
+import { FEED_LEDGER_BUCKET, FEED_MAX_AGE_MS, LEDGER_BUCKET, LEDGER_TTL_MS } from './subjects.js'
 
 /**
  * Which jobs already have a published result, by job id, in a JetStream KV bucket that every
@@ -46,5 +46,27 @@ export async function readJsonEntry<T>(kv: KV, key: string): Promise<T | undefin
     return entry.json<T>()
   } catch {
     return undefined
+  }
+}
+
+/**
+ * Which feed deltas were dead-lettered, by VIGIL_FEED sequence, shared by every replica: a poison
+ * delta gets one copy in VIGIL_DLQ however many replicas refuse it. Kept as long as VIGIL_FEED
+ * keeps deltas, so a replica replaying old deltas finds them answered.
+ */
+export class FeedLedger {
+  private constructor(private readonly kv: KV) {}
+
+  /** The bucket itself is made by ensureTopology (with the stream replicas). */
+  static async open(js: JetStreamClient): Promise<FeedLedger> {
+    return new FeedLedger(await new Kvm(js).create(FEED_LEDGER_BUCKET, { history: 1, ttl: FEED_MAX_AGE_MS }))
+  }
+
+  async deadLettered(seq: number): Promise<boolean> {
+    return (await readJsonEntry(this.kv, `dead.${seq}`)) !== undefined
+  }
+
+  async markDeadLettered(seq: number, code: string): Promise<void> {
+    await this.kv.put(`dead.${seq}`, JSON.stringify({ code, at: new Date().toISOString() }))
   }
 }

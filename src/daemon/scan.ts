@@ -12,7 +12,7 @@ import type { LayerPool } from '../layers/pool.js'
 import { matchInventory, type Finding } from '../match/index.js'
 import { buildInventory } from '../scan/inventory.js'
 import { bindingForTarget, decryptSecret } from '../secrets.js'
-import type { Store } from '../store/env.js'
+import { storeWrite, type Store } from '../store/env.js'
 import { readImage } from '../store/images.js'
 import type { Inventory } from '../types.js'
 import type { ScanJob } from './messages.js'
@@ -127,6 +127,6 @@ export async function runScan(ctx: ScanContext, job: ScanJob, signal: AbortSigna
   signal.throwIfAborted()
   const findings = matchInventory(ctx.store, inventory)
   indexImage(ctx.store, inventory, findings)
-  if (known.alias) await ctx.aliases.put(known.alias, inventory.image.digest)
+  if (known.alias) await storeWrite(ctx.aliases.put(known.alias, inventory.image.digest))
   return { target, inventory, findings, fromStore: false }
 }

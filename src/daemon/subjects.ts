@@ -35,9 +35,13 @@ export const LEDGER_BUCKET = 'vigil-job-ledger'
 export const REASSESS_BUCKET = 'vigil-reassess-progress'
 /** Which replica announces feed deltas' FindingsChanged, and up to which delta (KV; announcer.ts). */
 export const ANNOUNCER_BUCKET = 'vigil-announcer'
+/** Feed deltas dead-lettered, by stream sequence (KV): one DLQ copy however many replicas refuse one. */
+export const FEED_LEDGER_BUCKET = 'vigil-feed-ledger'
 
 const DAY_MS = 24 * 3_600_000
 export const LEDGER_TTL_MS = 7 * DAY_MS
+/** How long VIGIL_FEED keeps a delta (and the feed ledger what became of it). */
+export const FEED_MAX_AGE_MS = 90 * DAY_MS
 
 /**
  * Every KV bucket the daemon and its Harbor adapter use, created here with the stream replicas.
@@ -49,6 +53,7 @@ const buckets = (): { name: string; ttlMs: number }[] => [
   { name: REASSESS_BUCKET, ttlMs: LEDGER_TTL_MS },
   // Two keys, rewritten all the time; no age limit (an expired mark would re-announce old deltas).
   { name: ANNOUNCER_BUCKET, ttlMs: 0 },
+  { name: FEED_LEDGER_BUCKET, ttlMs: FEED_MAX_AGE_MS },
   { name: SCANS_BUCKET, ttlMs: SCAN_TTL_MS },
 ]
 /** The stream behind a KV bucket. */
@@ -64,7 +69,7 @@ function streamConfigs(): (Partial<StreamConfig> & { name: string })[] {
   return [
     { name: STREAMS.jobs, subjects: ['vigil.jobs.>'], retention: RetentionPolicy.Workqueue, storage: StorageType.File },
     // Limits retention: every replica's own consumer reads every delta; a fresh replica replays them.
-    { name: STREAMS.feed, subjects: ['vigil.feed.>'], retention: RetentionPolicy.Limits, storage: StorageType.File, max_age: nanos(90 * DAY_MS) },
+    { name: STREAMS.feed, subjects: ['vigil.feed.>'], retention: RetentionPolicy.Limits, storage: StorageType.File, max_age: nanos(FEED_MAX_AGE_MS) },
     // The system of record for inventories: one message per digest, the newest (the KV pattern).
     { name: STREAMS.inventory, subjects: ['vigil.inventory.*'], retention: RetentionPolicy.Limits, storage: StorageType.File, max_msgs_per_subject: 1, discard: DiscardPolicy.Old },
     // Results are also kept for a week, so a consumer that was away can still read them; the

@@ -10,7 +10,10 @@ import { doneResult, failedResult, publishFindingsChanged, publishReassessResult
 import { publishInSlices, ReassessProgressBook, runReassess } from './reassess.js'
 import { runScan, type ScanContext } from './scan.js'
 import { recordInventory } from './inventory-log.js'
+import { asStoreError, storeWrite } from '../store/env.js'
 import { SUBJECTS } from './subjects.js'
+import { releaseBlockedReads } from './abandon.js'
+import type { StoreGate } from './store-gate.js'
 
 export interface WorkDeps {
   config: Readonly<DaemonConfig>
@@ -21,9 +24,36 @@ export interface WorkDeps {
   metrics: Metrics
   log: Logger
   deadLetter: (m: JsMsg, error: VigilError | ErrorRecord) => Promise<void>
+  gate: StoreGate
 }
 
 const SHUTDOWN = 'shutdown'
+
+/**
+ * Ends a message for good once its outcome (result, dead-letter copy) is stored. A bare `+TERM`:
+ * nats-server before 2.10.4 ignores `+TERM <reason>` outright (it compares the whole payload), so
+ * a reason would leave the message to be redelivered forever; every version removes a bare-termed
+ * message from a work queue as an ack does. The reason is in the log and the DLQ headers instead.
+ */
+export function settle(m: JsMsg): void {
+  m.term()
+}
+
+/** `work`, unless `signal` aborts first: then its abort reason, and `work` is left to end alone. */
+export async function unlessAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  work.catch(() => undefined)
+  if (signal.aborted) throw signal.reason
+  let onAbort!: () => void
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+  try {
+    return await Promise.race([work, aborted])
+  } finally {
+    signal.removeEventListener('abort', onAbort)
+  }
+}
 
 /**
  * The job loop. It pulls only as many messages as it has free slots (bounded in-flight work is
@@ -102,7 +132,7 @@ export class JobWorker {
       if (!kind) {
         await this.deps.deadLetter(m, new VigilError('ERR_MESSAGE_INVALID', `no job type is published on ${m.subject}`))
         log.error({ subject: m.subject, seq: m.seq }, 'message on an unknown job subject: dead-lettered')
-        m.term('unknown subject')
+        settle(m)
         metrics.job('unknown', 'invalid')
         return
       }
@@ -112,7 +142,14 @@ export class JobWorker {
         value = decodeBytes(m.data, encoding, config.maxMessageBytes)
         job = validate(kind, value)
       } catch (err) {
-        await this.refuse(m, kind, encoding, salvageJobId(value), toErrorRecord(err), deliveries)
+        const salvaged = salvageJobId(value)
+        // A refusal whose ending was lost (the broker went away before the term) is not answered twice.
+        if (salvaged !== undefined && (await this.deps.ledger.get(salvaged))) {
+          settle(m)
+          metrics.job(kind, 'duplicate')
+          return
+        }
+        await this.refuse(m, kind, encoding, salvaged, toErrorRecord(err), deliveries)
         return
       }
       const jobLog = log.child({ jobId: job.id, kind, deliveries })
@@ -136,13 +173,15 @@ export class JobWorker {
         metrics.job(kind, 'dead_lettered', seconds())
         return
       }
+      this.deps.gate.check()
       if (kind === 'scan') await this.scan(m, job as ScanJob, encoding, deliveries, signal)
       else await this.reassess(m, job as ReassessJob, encoding, signal)
       m.ack()
       metrics.job(kind, 'done', seconds())
       jobLog.info({ ms: Math.round(seconds() * 1000) }, 'job done')
     } catch (err) {
-      const rec: ErrorRecord = shutdown.aborted ? { code: 'ERR_INTERNAL', message: SHUTDOWN, retryable: true } : timeout.aborted && (!VigilError.is(err) || err.code === 'ERR_INTERNAL') ? { code: 'ERR_TIMEOUT', message: `the job took longer than ${config.jobTimeoutMs} ms`, retryable: true } : toErrorRecord(err)
+      const rec: ErrorRecord = shutdown.aborted ? { code: 'ERR_INTERNAL', message: SHUTDOWN, retryable: true } : timeout.aborted && (!VigilError.is(err) || err.code === 'ERR_INTERNAL') ? { code: 'ERR_TIMEOUT', message: `the job took longer than ${config.jobTimeoutMs} ms`, retryable: true } : toErrorRecord(asStoreError(err) ?? err)
+      this.deps.gate.noteFailure(rec)
       await this.fail(m, kind ?? 'unknown', jobId, encoding, rec, deliveries, shutdown.aborted, seconds())
     } finally {
       clearInterval(heartbeat)
@@ -152,12 +191,16 @@ export class JobWorker {
 
   private async scan(m: JsMsg, job: ScanJob, encoding: Encoding, deliveries: number, signal: AbortSignal): Promise<void> {
     const { js, ledger } = this.deps
-    const outcome = await runScan(this.deps.scan, job, signal)
+    // The time limit and the shutdown free the slot even when the work cannot hear them.
+    const outcome = await unlessAborted(runScan(this.deps.scan, job, signal), signal).catch((err: unknown) => {
+      if (signal.aborted && releaseBlockedReads(job.target) > 0) this.deps.log.warn({ jobId: job.id }, 'abandoned work was blocked reading a FIFO of its target; released it')
+      throw err
+    })
     // The inventory goes to the system of record before anyone is told the scan is done.
     await recordInventory(js, this.deps.maxPayload(), outcome)
     const result = { ...doneResult(job.id, outcome.target, outcome.inventory, outcome.findings, outcome.fromStore, deliveries), replica: this.deps.config.replicaId }
     // Tell no one before it is on disk: `flushed` also covers lmdb-js's batched async writes (docs/storage.md).
-    await this.deps.scan.store.root.flushed
+    await storeWrite(this.deps.scan.store.root.flushed)
     await publishScanResult(js, this.deps.maxPayload(), result, encoding)
     await ledger.record(job.id, { status: 'done', digest: outcome.inventory.image.digest, at: new Date().toISOString() })
   }
@@ -175,16 +218,16 @@ export class JobWorker {
     await ledger.record(job.id, { status: 'done', at: new Date().toISOString() })
   }
 
-  /** A message that does not decode or fits no schema: never retried. */
+  /** A message that does not decode or fits no schema: never retried; the original kept in the DLQ. */
   private async refuse(m: JsMsg, kind: 'scan' | 'reassess', encoding: Encoding, jobId: string | undefined, error: ErrorRecord, deliveries: number): Promise<void> {
     const { log, metrics } = this.deps
     if (jobId === undefined) {
       await this.deps.deadLetter(m, error)
       log.error({ subject: m.subject, seq: m.seq, code: error.code, error: error.message }, 'job without a readable id refused: dead-lettered')
-      m.term(error.code)
+      settle(m)
     } else {
-      log.warn({ jobId, code: error.code, error: error.message }, 'job refused')
-      await this.finishFailed(m, kind, jobId, encoding, error, deliveries, false)
+      log.warn({ jobId, code: error.code, error: error.message }, 'job refused: answered failed and dead-lettered')
+      await this.finishFailed(m, kind, jobId, encoding, error, deliveries, true)
     }
     metrics.job(kind, 'invalid')
   }
@@ -208,7 +251,7 @@ export class JobWorker {
         jobLog.warn({ error: error.message }, error.retryable ? 'job failed on its last delivery: dead-lettered' : 'job failed')
       } else {
         await this.deps.deadLetter(m, error)
-        m.term(error.code)
+        settle(m)
         metrics.job(kind, 'dead_lettered', seconds)
       }
     } catch (err) {
@@ -225,7 +268,7 @@ export class JobWorker {
     if (kind === 'scan') await publishScanResult(js, this.deps.maxPayload(), { ...failedResult(jobId, error, deliveries), replica: this.deps.config.replicaId }, encoding)
     else await publishReassessResult(js, { v: 1, id: jobId, status: 'failed', error: { code: error.code, message: error.message } }, encoding)
     await ledger.record(jobId, { status: 'failed', at: new Date().toISOString() })
-    m.term(error.code)
+    settle(m)
   }
 
   /**

@@ -94,7 +94,7 @@ export async function importFeeds(store: Store, paths: readonly string[], opts: 
     if (batch.length === 0) return
     const records = batch
     batch = []
-    const { outcomes, touched } = writeBatch(store, records)
+    const { outcomes, touched } = writeBatch(store, records, opts.onCommit)
     outcomes.forEach((outcome, i) => {
       const r = records[i]!
       const copy = copies.get(r.key)!
@@ -142,7 +142,12 @@ export async function importFeeds(store: Store, paths: readonly string[], opts: 
         case 'kev': {
           const update: ExploitUpdate = item.kind === 'epss' ? { epss: item.rows } : { kev: item.cves }
           if (item.date) update[item.kind === 'epss' ? 'epssDate' : 'kevDate'] = item.date
-          for (const c of applyExploitData(store, update).changedCves) changedCves.add(c)
+          const applied = store.root.transactionSync(() => {
+            const result = applyExploitData(store, update)
+            opts.onCommit?.({ packageKeys: [], ids: [], changedCves: result.changedCves })
+            return result
+          })
+          for (const c of applied.changedCves) changedCves.add(c)
           if (item.kind === 'epss') report.exploit.epss += item.rows.size
           else report.exploit.kev += item.cves.size
           break
@@ -160,10 +165,17 @@ export async function importFeeds(store: Store, paths: readonly string[], opts: 
   return report
 }
 
-/** One atomic batch: the records and the per-source counters that count them, in one transaction. */
-function writeBatch(store: Store, records: readonly AdvisoryRecord[]): { outcomes: RecordOutcome[]; touched: Set<string> } {
+/** One atomic batch: the records, the per-source counters that count them and `onCommit`'s writes, in one transaction. */
+function writeBatch(store: Store, records: readonly AdvisoryRecord[], onCommit?: ImportOptions['onCommit']): { outcomes: RecordOutcome[]; touched: Set<string> } {
   return store.root.transactionSync(() => {
     const result = writeRecordsInTxn(store, records)
+    if (onCommit) {
+      const ids = new Set<string>()
+      result.outcomes.forEach((outcome, i) => {
+        if (outcome !== 'unchanged' && outcome !== 'absent') ids.add(records[i]!.id)
+      })
+      onCommit({ packageKeys: [...result.touched], ids: [...ids], changedCves: [] })
+    }
     const perSource = new Map<string, { net: number; lastModified?: string }>()
     result.outcomes.forEach((outcome, i) => {
       const r = records[i]!

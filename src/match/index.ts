@@ -81,6 +81,23 @@ export interface ImportOptions {
   maxFileBytes?: number
   /** Called after each batch, for progress display. */
   onProgress?: (p: { file: string; records: number }) => void
+  /**
+   * Called inside each write transaction (a batch of records, an EPSS/KEV update) with what it
+   * changed: whatever the callee writes commits or rolls back with that data. `vigil db import`
+   * queues the re-assessment work here (assess/index.ts importAndReassess), so a crash between
+   * a commit and the re-assessment cannot leave findings stale for good.
+   */
+  onCommit?: (changed: ImportCommit) => void
+}
+
+/** What one import transaction changed. */
+export interface ImportCommit {
+  /** Store keys of the packages the batch's records name (before and after). */
+  packageKeys: readonly string[]
+  /** Ids of the records the batch added, changed or withdrew. */
+  ids: readonly string[]
+  /** CVEs whose EPSS or KEV value the update changed. */
+  changedCves: readonly string[]
 }
 
 export interface ExploitUpdate {

@@ -130,6 +130,41 @@ export function openStore(dataDir: string, options: Partial<OpenStoreOptions> = 
   }
 }
 
+// errno values LMDB passes through from the file system: no space, quota, I/O, read-only.
+const FS_FAULTS = new Set([28, 122, 5, 30, 'ENOSPC', 'EDQUOT', 'EIO', 'EROFS'])
+
+/**
+ * A failed store write as ERR_STORE (retryable: the data is fine, the disk is not), or the error
+ * unchanged when it is not one. lmdb-js rejects a failed async commit with an error whose
+ * `commitError` is a second, rejected promise holding the cause; nothing else awaits that promise,
+ * and unhandled it would end the process, so it is handled here.
+ */
+export async function storeFault(err: unknown): Promise<unknown> {
+  const commitError = (err as { commitError?: Promise<unknown> } | undefined)?.commitError
+  let cause = err
+  if (commitError instanceof Promise) cause = await commitError.then(() => err, (inner: unknown) => inner)
+  return asStoreError(cause) ?? err
+}
+
+/** The synchronous half of storeFault: a thrown LMDB or file-system fault as ERR_STORE. */
+export function asStoreError(err: unknown): VigilError | undefined {
+  if (VigilError.is(err) || !(err instanceof Error)) return undefined
+  const code = (err as { code?: unknown }).code as string | number | undefined
+  // Faults of the environment only: a key or value LMDB refuses is the data's fault, not the disk's.
+  const lmdb = /MDB_MAP_FULL|MDB_PANIC|No space left on device|Input\/output error|Commit failed/.test(err.message)
+  if (!lmdb && (code === undefined || !FS_FAULTS.has(code))) return undefined
+  return new VigilError('ERR_STORE', `the store could not write: ${err.message.split('\n')[0]}`, { cause: err, retryable: true })
+}
+
+/** An async store write (lmdb-js put, `flushed`) whose failure is ERR_STORE, never an unhandled rejection. */
+export async function storeWrite<T>(write: Promise<T>): Promise<T> {
+  try {
+    return await write
+  } catch (err) {
+    throw await storeFault(err)
+  }
+}
+
 /** A `meta` counter (id counters, generations, statistics); 0 before its first write. */
 export function metaCounter(store: Store, key: string): number {
   return (store.meta.get(key) as number | undefined) ?? 0

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { LayerReport } from '../layers/types.js'
-import type { Store } from './env.js'
+import { storeWrite, type Store } from './env.js'
 
 /**
  * Layer reports by layer digest + analyzer-set version. A layer digest names its bytes, so a
@@ -27,6 +27,6 @@ export class LayerCache {
 
   /** Resolves once the write is committed (lmdb-js batches writes into one transaction). */
   async put(layerDigest: string, analyzerSet: string, report: LayerReport): Promise<void> {
-    await this.store.layers.put(layerCacheKey(layerDigest, analyzerSet), report)
+    await storeWrite(this.store.layers.put(layerCacheKey(layerDigest, analyzerSet), report))
   }
 }

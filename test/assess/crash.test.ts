@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -6,34 +5,12 @@ import { openStore } from '../../src/store/env.js'
 import { indexImages, pendingWork, resumePending } from '../../src/assess/index.js'
 import { fleet, mutateRecord, seeded } from '../../bench/reassess-fleet.js'
 import { HAS_SHARED, noteSharedMissing } from '../helpers/shared.js'
-import { importRecords, mismatches, realPools, tempStore } from './fixture.js'
+import { importRecords, mismatches, realPools, runChildAndKill, tempStore } from './fixture.js'
 
 noteSharedMissing('assess crash test')
 
-const here = import.meta.dirname
-
 /** Runs the child until it has committed `killAfter` batches, then SIGKILLs it. */
-function runAndKill(dir: string, deltaFile: string, killAfter: number): Promise<{ batches: number; finished: boolean }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', join(here, 'ts-register.mjs'), join(here, 'crash-child.ts'), dir, deltaFile], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let batches = 0
-    let finished = false
-    let err = ''
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()))
-    child.stdout.on('data', (d: Buffer) => {
-      for (const line of d.toString().split('\n')) {
-        if (line.startsWith('batch ')) batches++
-        if (line === 'finished') finished = true
-      }
-      if (batches >= killAfter && child.pid !== undefined && !finished) process.kill(child.pid, 'SIGKILL')
-    })
-    child.on('error', reject)
-    child.on('exit', (code, signal) => {
-      if (signal !== 'SIGKILL' && code !== 0) reject(new Error(`child exited ${code}: ${err}`))
-      else resolve({ batches, finished })
-    })
-  })
-}
+const runAndKill = (dir: string, deltaFile: string, killAfter: number) => runChildAndKill('crash-child.ts', [dir, deltaFile], killAfter)
 
 describe.skipIf(!HAS_SHARED)('re-assessment survives kill -9', () => {
   it('a killed re-assessment resumes and ends equal to a full re-match', async () => {

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -10,6 +11,33 @@ import type { Inventory } from '../../src/types.js'
 import { fleet, loadPools, seeded, type FleetShape, type OsvRecord, type Pools } from '../../bench/reassess-fleet.js'
 import { indexImages } from '../../src/assess/index.js'
 import { SHARED_DATA } from '../helpers/shared.js'
+
+/**
+ * Runs a child script of this folder (TypeScript, through ts-register.mjs) that prints `batch…`
+ * after each commit and `finished…` at its end, and SIGKILLs it once `killAfter` batches are in.
+ */
+export function runChildAndKill(script: string, args: readonly string[], killAfter: number): Promise<{ batches: number; finished: boolean }> {
+  const here = import.meta.dirname
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', join(here, 'ts-register.mjs'), join(here, script), ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let batches = 0
+    let finished = false
+    let err = ''
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()))
+    child.stdout.on('data', (d: Buffer) => {
+      for (const line of d.toString().split('\n')) {
+        if (line.startsWith('batch')) batches++
+        if (line.startsWith('finished')) finished = true
+      }
+      if (batches >= killAfter && child.pid !== undefined && !finished) process.kill(child.pid, 'SIGKILL')
+    })
+    child.on('error', reject)
+    child.on('exit', (code, signal) => {
+      if (signal !== 'SIGKILL' && code !== 0) reject(new Error(`child exited ${code}: ${err}`))
+      else resolve({ batches, finished })
+    })
+  })
+}
 
 let pools: Pools | undefined
 /** Loaded once per test file: reading ~7k real OSV files takes a moment. */

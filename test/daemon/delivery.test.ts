@@ -51,7 +51,7 @@ describe.skipIf(!HAS_NATS_SERVER || !HAS_SMALL_IMAGE)('daemon delivery rules', (
     return client.scanResults().filter((r) => r.jobId === id)
   }
 
-  it('terms malformed, oversized and wrong-schema messages, answers those with an id, dead-letters the rest, and keeps serving', async () => {
+  it('ends malformed, oversized and wrong-schema messages: answers those with an id, dead-letters every one, and keeps serving', async () => {
     await client.publishRaw('vigil.jobs.scan', Buffer.from('{"id": "broken'), 'application/json')
     await client.publishRaw('vigil.jobs.scan', Buffer.from([0xc1, 0xc1, 0xc1]))
     await client.publish('vigil.jobs.scan', { id: 'huge', target: SMALL_TARGET, pad: 'x'.repeat(8000) })
@@ -74,9 +74,9 @@ describe.skipIf(!HAS_NATS_SERVER || !HAS_SMALL_IMAGE)('daemon delivery rules', (
     expect(client.scanResults().find((r) => r.jobId === 'bad-schema')!.body.id).toBe('bad-schema')
 
     const dlq = await client.streamMessages('VIGIL_DLQ')
-    expect(dlq.map((m) => m.subject).sort()).toEqual(['vigil.dlq.vigil.jobs.scan', 'vigil.dlq.vigil.jobs.scan', 'vigil.dlq.vigil.jobs.scan'])
+    expect(dlq.map((m) => m.subject).sort()).toEqual(['vigil.dlq.vigil.jobs.reassess', ...Array(5).fill('vigil.dlq.vigil.jobs.scan')])
     const lines = daemon.logs.filter((l) => l.msg.includes('dead-lettered'))
-    expect(lines.map((l) => l.code).sort()).toEqual(['ERR_MESSAGE_INVALID', 'ERR_MESSAGE_INVALID', 'ERR_MESSAGE_TOO_LARGE'])
+    expect(lines.map((l) => l.code).sort()).toEqual([...Array(5).fill('ERR_MESSAGE_INVALID'), 'ERR_MESSAGE_TOO_LARGE'])
   }, 40_000)
 
   it('retries registry 500s, hangs and resets with backoff, then answers failed with a clear code; a 404 fails at once', async () => {
@@ -102,7 +102,7 @@ describe.skipIf(!HAS_NATS_SERVER || !HAS_SMALL_IMAGE)('daemon delivery rules', (
 
     // The retryable ones went to the dead-letter subject after their last delivery, with why.
     const dlq = await client.streamMessages('VIGIL_DLQ')
-    expect(dlq.length).toBe(3 + 3)
+    expect(dlq.length).toBe(6 + 3)
     const retries = daemon.logs.filter((l) => l.msg.includes('will retry') && ['r500', 'rhang', 'rreset'].includes(String(l.jobId)))
     expect(retries.length).toBe(6)
     expect(retries.filter((l) => l.jobId === 'r500').map((l) => l.retryInMs)).toEqual([200, 400])

@@ -127,6 +127,26 @@ export async function removeDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true })
 }
 
+/** afterAll of a test with its own broker: the client closed, daemons killed, all removed. */
+export async function teardown(parts: { client: JobClient | undefined; daemons: DaemonProcess[]; nats: NatsServer | undefined }): Promise<void> {
+  await parts.client?.close()
+  for (const d of parts.daemons) await d.kill9()
+  await parts.nats?.dispose()
+  for (const d of parts.daemons) await removeDir(d.dataDir)
+}
+
+/** An OSV record for a feed delta: one package, affected from 0 up to `fixed`, CVSS 9.8. */
+export function osvAdvisory(id: string, ecosystem: string, name: string, fixed: string): Record<string, unknown> {
+  return {
+    schema_version: '1.6.0',
+    id,
+    modified: '2026-11-01T00:00:00Z',
+    summary: `${name}: test advisory`,
+    affected: [{ package: { ecosystem, name }, ranges: [{ type: ecosystem === 'npm' ? 'SEMVER' : 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed }] }] }],
+    severity: [{ type: 'CVSS_V3', score: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H' }],
+  }
+}
+
 export interface Result {
   subject: string
   jobId: string | undefined

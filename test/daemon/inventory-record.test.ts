@@ -8,13 +8,14 @@ import { JobLedger } from '../../src/daemon/ledger.js'
 import { createLogger } from '../../src/daemon/logger.js'
 import { openAliases } from '../../src/daemon/scan.js'
 import { ensureTopology, JOBS_CONSUMER, STREAMS } from '../../src/daemon/subjects.js'
+import { StoreGate } from '../../src/daemon/store-gate.js'
 import { JobWorker } from '../../src/daemon/work.js'
 import { Metrics } from '../../src/http/metrics.js'
 import { LayerPool } from '../../src/layers/pool.js'
 import { openStore, type Store } from '../../src/store/env.js'
 import { ensureBuilt } from '../layers/ensure-built.js'
 import { HAS_NATS_SERVER, noteNatsMissing, startNats, type NatsServer } from '../helpers/nats.js'
-import { HAS_SMALL_IMAGE, JobClient, noteCorpusMissing, removeDir, SMALL_TARGET, tempDir, TEST_SECRET_KEY } from './harness.js'
+import { CORPUS, HAS_SMALL_IMAGE, JobClient, noteCorpusMissing, removeDir, SMALL_TARGET, tempDir, TEST_SECRET_KEY } from './harness.js'
 
 noteNatsMissing()
 noteCorpusMissing()
@@ -77,15 +78,15 @@ describe.skipIf(!HAS_NATS_SERVER || !HAS_SMALL_IMAGE)('inventories on VIGIL_INVE
   })
 
   it('an inventory publish that fails once: the retry answers from the store and the image still ends on VIGIL_INVENTORY', async () => {
-    const config = parseDaemonConfig({ nats: nats.url, data: dataDir, http: 'off', workers: '1', concurrency: '1', 'retry-base-ms': '100', 'ack-wait-ms': '5000' }, {})
+    const config = parseDaemonConfig({ nats: nats.url, data: dataDir, http: 'off', workers: '1', concurrency: '1', 'retry-base-ms': '100', 'ack-wait-ms': '5000' }, { VIGIL_TARGET_ROOTS: CORPUS })
     const real = jetstream(nc)
     await ensureTopology(real, jsm, config, { replicas: 1, explicit: false }, log)
     const { js, failed } = failingInventoryPublishes(real, 1)
     const metrics = new Metrics()
     const worker = new JobWorker({
       config, js, maxPayload: () => 1024 * 1024, ledger: await JobLedger.open(real), metrics, log,
-      scan: { store, pool, secretKey: TEST_SECRET_KEY, aliases: openAliases(store) },
-      deadLetter: async () => undefined,
+      scan: { store, pool, secretKey: TEST_SECRET_KEY, aliases: openAliases(store), targetPolicy: config.targetPolicy },
+      deadLetter: async () => undefined, gate: new StoreGate(store.path, log),
     })
     worker.start(await real.consumers.get(STREAMS.jobs, JOBS_CONSUMER))
     try {

@@ -122,6 +122,50 @@ describe.skipIf(!HAS_NATS_SERVER)('Harbor adapter alone (no daemon)', () => {
     expect(meta.properties['harbor.scanner-adapter/vulnerability-database-updated-at']).toBeUndefined()
     expect(meta.properties['harbor.scanner-adapter/registry-authorization-type']).toBe('Basic')
   })
+
+  // Last: it stops the broker. Harbor gives each call 5 s in all and fails a scan on any report
+  // status but 302 and 200, so an outage must keep polls at 302 and answer everything promptly.
+  it('with the broker down, answers within Harbor\'s 5 s: polls stay 302, a new scan is a prompt 500 saying why', async () => {
+    const { id } = (await (await harbor.scan(body())).json()) as { id: string }
+    expect((await harbor.report(id)).status).toBe(302)
+    await nats.kill()
+    const timed = async (call: () => Promise<Response>) => {
+      const started = performance.now()
+      const res = await call()
+      await res.arrayBuffer()
+      return { res, ms: performance.now() - started }
+    }
+    const HARBOR_BUDGET_MS = 5_000
+    // Right after the kill (the client may not have noticed yet) and again later.
+    for (const _ of [1, 2]) {
+      const poll = await timed(() => harbor.report(id))
+      expect(poll.res.status).toBe(302)
+      expect(poll.res.headers.get('refresh-after')).toBe('7')
+      expect(poll.ms).toBeLessThan(HARBOR_BUDGET_MS)
+      const scan = await timed(() => harbor.scan(body()))
+      expect(scan.res.status).toBe(500)
+      expect(scan.ms).toBeLessThan(HARBOR_BUDGET_MS)
+      const meta = await timed(() => harbor.metadata())
+      expect(meta.res.status).toBe(200)
+      expect(meta.ms).toBeLessThan(HARBOR_BUDGET_MS)
+    }
+    const refused = (await (await harbor.scan(body())).json()) as { error: { message: string } }
+    expect(refused.error.message).toMatch(/^ERR_BROKER: .*broker is unreachable/)
+
+    // Back: the scan Harbor kept polling is still pending, not failed.
+    await nats.restart()
+    const deadline = Date.now() + 20_000
+    let status = 0
+    while (Date.now() < deadline && (status = (await harbor.scan(body())).status) !== 202) await new Promise((r) => setTimeout(r, 200))
+    expect(status).toBe(202)
+    expect((await harbor.report(id)).status).toBe(302)
+    for (;;) {
+      const sent = await publishScanResult(jetstream(nc), 1024 * 1024, failedResult(id, { code: 'ERR_REGISTRY_AUTH', message: 'refused', retryable: false }, 1), 'msgpack').then(() => true, () => false)
+      if (sent || Date.now() > deadline) break
+    }
+    while (Date.now() < deadline && (status = (await harbor.report(id)).status) === 302) await new Promise((r) => setTimeout(r, 200))
+    expect(status).toBe(500)
+  }, 60_000)
 })
 
 describe('vigil harbor (command line)', () => {

@@ -1,8 +1,8 @@
 import { resolveDataDir } from '../../config.js'
 import { VigilError } from '../../errors.js'
-import { reassessAfterImport } from '../../assess/index.js'
+import { importAndReassess } from '../../assess/index.js'
 import { ensureSchema } from '../../assess/rebuild.js'
-import { importFeeds, type ImportReport } from '../../match/index.js'
+import type { ImportReport } from '../../match/index.js'
 import { advisoryStatus, type AdvisoryStatus } from '../../store/advisories.js'
 import { openStore } from '../../store/env.js'
 import { COMMON_OPTIONS, EXIT, parseCommandArgs, type CliIo, type Command } from '../command.js'
@@ -87,12 +87,11 @@ export const dbCommand: Command = {
       try {
         const bar = progress(io)
         ensureSchema(store)
-        const report = await importFeeds(store, paths, { onProgress: bar.update })
-        bar.done()
         // Images already scanned into this data dir are brought up to date with what changed
-        // (reassessAfterImport also finishes any re-assessment an earlier import left pending).
+        // (re-assessment an earlier, interrupted import left queued included).
         const changedImages = new Set<string>()
-        const reassessed = reassessAfterImport(store, report, { onChange: (e) => changedImages.add(e.digest) })
+        const { report, reassessed } = await importAndReassess(store, paths, { import: { onProgress: bar.update }, reassess: { onChange: (e) => changedImages.add(e.digest) } })
+        bar.done()
         if (format === 'json') io.stdout.write(JSON.stringify({ ...report, reassessed: { ...reassessed, changedImages: [...changedImages] } }, null, 2) + '\n')
         else {
           printImport(report, io, values.quiet ?? false)

@@ -34,6 +34,31 @@ export interface HarborServices {
 // A done scan whose digest this replica has not indexed yet (VIGIL_INVENTORY replication lag)
 // is "still running" for this long, then an error.
 const INDEX_LAG_MS = 60_000
+// Harbor gives each call 5 s in all, body included (reference/harbor-api.md §1): a broker that
+// does not answer within this is taken as down, leaving time to say so.
+const BROKER_BUDGET_MS = 2_000
+
+class BrokerUnavailable extends Error {}
+
+/** `work`, or BrokerUnavailable once the broker is known down or `BROKER_BUDGET_MS` passed. */
+async function fromBroker<T>(brokerUp: () => boolean, work: Promise<T>): Promise<T> {
+  work.catch(() => undefined)
+  if (!brokerUp()) throw new BrokerUnavailable('the NATS broker is unreachable')
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new BrokerUnavailable(`the NATS broker did not answer within ${BROKER_BUDGET_MS} ms`)), BROKER_BUDGET_MS)
+  })
+  try {
+    return await Promise.race([work, late])
+  } catch (err) {
+    if (err instanceof BrokerUnavailable) throw err
+    // Requests made while the client reconnects fail with these; anything else is a real error.
+    if (/timeout|no responders|disconnect|closed|connection/i.test((err as Error).message)) throw new BrokerUnavailable((err as Error).message)
+    throw err
+  } finally {
+    clearTimeout(timer)
+  }
+}
 
 export const harborPlugin: FastifyPluginAsync<HarborServices> = async (app, services) => {
   const { nc, secretKey } = services
@@ -41,6 +66,15 @@ export const harborPlugin: FastifyPluginAsync<HarborServices> = async (app, serv
   const refreshAfter = String(Math.min(127, Math.max(1, Math.round(services.refreshAfterSeconds ?? 3))))
   const js = jetstream(nc)
   const book = await ScanBook.open(nc)
+  // Told by the client's status events, so that a call made during an outage answers at once.
+  let connected = !nc.isClosed()
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect') connected = false
+      else if (s.type === 'reconnect') connected = true
+    }
+  })().catch(() => undefined)
+  const broker = <T>(work: Promise<T>) => fromBroker(() => connected && !nc.isClosed(), work)
   const follower = followResults(nc, book, log)
   let source: ReportSource = new RemoteSource(nc)
   let responder: Subscription | undefined
@@ -74,10 +108,10 @@ export const harborPlugin: FastifyPluginAsync<HarborServices> = async (app, serv
   // VIGIL_FEED (the stream's last message time); the newer of the two is the database's age.
   const databaseUpdatedAt = async (): Promise<string | undefined> => {
     const [imported, streamed] = await Promise.all([
-      source.databaseUpdatedAt(),
-      jetstreamManager(nc, { timeout: 1_000 })
+      broker(source.databaseUpdatedAt()).catch(() => undefined),
+      broker(jetstreamManager(nc, { timeout: 1_000 })
         .then((jsm) => jsm.streams.info(STREAMS.feed))
-        .then((info) => (info.state.messages > 0 ? new Date(info.state.last_ts).toISOString() : undefined))
+        .then((info) => (info.state.messages > 0 ? new Date(info.state.last_ts).toISOString() : undefined)))
         .catch(() => undefined),
     ])
     return [imported, streamed].filter((t): t is string => !!t).sort().pop()
@@ -108,13 +142,21 @@ export const harborPlugin: FastifyPluginAsync<HarborServices> = async (app, serv
     }
     const id = randomUUID()
     const now = new Date().toISOString()
-    const indexed = await source.indexed(parsed.artifact.digest).catch(() => false)
+    const indexed = await broker(source.indexed(parsed.artifact.digest)).catch(() => false)
     const state: ScanState = {
       v: 1, id, status: indexed ? 'done' : 'queued', digest: parsed.artifact.digest, artifact: parsed.artifact,
       capabilities: parsed.capabilities, source: indexed ? 'index' : 'scan', createdAt: now, updatedAt: now,
     }
-    // The state is written before the job goes out, so its result always finds it.
-    await book.create(state)
+    // The state is written before the job goes out, so its result always finds it. The spec has no
+    // "try later" for a scan request (Harbor takes anything but 202 as a failed scan), so with the
+    // broker down the answer is a prompt 500 that says why, not one after Harbor gave up.
+    try {
+      await broker(book.create(state))
+    } catch (err) {
+      if (!(err instanceof BrokerUnavailable)) throw err
+      log.warn({ digest: parsed.artifact.digest, err: err.message }, 'harbor scan request refused: the broker is unreachable')
+      return fail(reply, 500, `ERR_BROKER: the scan could not be queued, the NATS broker is unreachable (${err.message}); scan again once it is back`)
+    }
     if (!indexed) {
       const job: ScanJob = {
         v: 1,
@@ -124,10 +166,10 @@ export const harborPlugin: FastifyPluginAsync<HarborServices> = async (app, serv
         artifact: parsed.artifact,
       }
       try {
-        await js.publish(SUBJECTS.scan, encode(job, 'msgpack'), { msgID: `harbor:${id}` })
+        await broker(js.publish(SUBJECTS.scan, encode(job, 'msgpack'), { msgID: `harbor:${id}` }))
       } catch (err) {
-        await book.settle(id, { status: 'failed', error: `ERR_BROKER: the scan job could not be queued: ${(err as Error).message}` })
-        return fail(reply, 500, `the scan job could not be queued (is a vigil daemon running on this NATS?): ${(err as Error).message}`)
+        await broker(book.settle(id, { status: 'failed', error: `ERR_BROKER: the scan job could not be queued: ${(err as Error).message}` })).catch(() => undefined)
+        return fail(reply, 500, `ERR_BROKER: the scan job could not be queued (is a vigil daemon running on this NATS?): ${(err as Error).message}`)
       }
     }
     log.info({ scan: id, digest: parsed.artifact.digest, repository: parsed.artifact.repository, fromIndex: indexed }, 'harbor scan request accepted')
@@ -142,16 +184,27 @@ export const harborPlugin: FastifyPluginAsync<HarborServices> = async (app, serv
       const given = req.query.sbom_media_type
       return fail(reply, 400, given === undefined ? `the SBOM report needs ?sbom_media_type=${MIME.SPDX_JSON} or ${MIME.CYCLONEDX_JSON}` : `unsupported sbom_media_type "${String(given).slice(0, 80)}"`)
     }
-    const state = await book.get(req.params.id)
+    let state: ScanState | undefined
+    try {
+      state = await broker(book.get(req.params.id))
+    } catch (err) {
+      // The scan's state is out of reach for now, not gone: Harbor keeps polling a 302 (spec: "the
+      // request should be retried"), where any other status would fail the scan for good.
+      if (!(err instanceof BrokerUnavailable)) throw err
+      log.warn({ scan: req.params.id.slice(0, 80), err: err.message }, 'harbor report poll: the broker is unreachable; answered 302')
+      return reply.code(302).header('Refresh-After', refreshAfter).send()
+    }
     if (!state) return fail(reply, 404, `cannot find scan request ${req.params.id.slice(0, 80)}`)
     if (state.status === 'queued' || state.status === 'running') return reply.code(302).header('Refresh-After', refreshAfter).send()
     if (state.status === 'failed') return fail(reply, 500, state.error ?? 'the scan failed')
     let rendered
     try {
+      // A standalone adapter asks a daemon over NATS, within RemoteSource's own time limit.
+      if (!services.store && !connected) throw new BrokerUnavailable('the NATS broker is unreachable')
       rendered = await source.render({ digest: state.digest, artifact: state.artifact, kind: wanted.kind, ...(sbomMediaType ? { sbomMediaType } : {}) })
     } catch (err) {
       // No daemon answered (restarting, or none up yet): the report exists, so Harbor should come back.
-      if (/no responders|timeout/i.test((err as Error).message)) return reply.code(302).header('Refresh-After', refreshAfter).send()
+      if (err instanceof BrokerUnavailable || /no responders|timeout/i.test((err as Error).message)) return reply.code(302).header('Refresh-After', refreshAfter).send()
       throw err
     }
     if (!rendered.ok) {
