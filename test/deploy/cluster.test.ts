@@ -2,8 +2,9 @@
  * The Kubernetes NATS configuration, run: three nats-servers from the ConfigMap's nats.conf (only
  * the addresses moved to loopback ports and the volumes to temp dirs), with POD_NAME as the
  * StatefulSet sets it, form a JetStream cluster; `vigil serve` with the StatefulSet's args and
- * environment becomes ready on it (the readiness probe's path); the Job's streams exist and take
- * three replicas; with one node killed the streams keep a leader and Vigil stays ready.
+ * environment becomes ready on it (the readiness probe's path) and, with nothing else run, has
+ * given every stream, durable consumer and KV bucket three replicas; with one node killed the
+ * streams keep a leader and Vigil stays ready.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
@@ -13,7 +14,10 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { JOBS_CONSUMER, STREAMS } from '../../src/daemon/subjects.js'
+import { clusterServers } from '../../src/daemon/broker.js'
+import { resolveReplicas } from '../../src/daemon/config.js'
+import { ANNOUNCER_BUCKET, bucketStream, feedConsumerName, JOBS_CONSUMER, LEDGER_BUCKET, REASSESS_BUCKET, STREAMS } from '../../src/daemon/subjects.js'
+import { SCANS_BUCKET } from '../../src/http/harbor/scans.js'
 import { ensureBuilt } from '../layers/ensure-built.js'
 import { NATS_SERVER_BIN, noteNatsMissing } from '../helpers/nats.js'
 import { freePort } from '../helpers/registry.js'
@@ -24,12 +28,12 @@ noteNatsMissing()
 const K8S = join(ROOT, 'deploy', 'kubernetes')
 const nats = readDocuments(join(K8S, 'nats.yaml'))
 const vigilDocs = readDocuments(join(K8S, 'vigil.yaml'))
-const job = podTemplates(readDocuments(join(K8S, 'nats-stream-replicas.yaml')))[0]!
 const conf = (nats.find((o) => o.kind === 'ConfigMap')!.data as Record<string, string>)['nats.conf']!
 const natsSet = podTemplates(nats)[0]!
 const vigil = podTemplates(vigilDocs).find((t) => t.owner.kind === 'StatefulSet')!
 const vigilContainer = vigil.spec.containers[0]!
 const replicas = (natsSet.owner.spec as { replicas: number }).replicas
+const vigilStreams = [...Object.values(STREAMS), ...[LEDGER_BUCKET, REASSESS_BUCKET, ANNOUNCER_BUCKET, SCANS_BUCKET].map(bucketStream)]
 
 interface Node { name: string; client: number; cluster: number; monitor: number; dir: string; child?: ChildProcess; log: string }
 
@@ -150,32 +154,38 @@ describe.skipIf(!NATS_SERVER_BIN)('the Kubernetes NATS cluster and Vigil on it, 
     expect((await status(`${httpUrl}/api/v1/metadata`, { authorization: 'Bearer cluster-test-token' })).code).toBe(200)
   }, 120_000)
 
-  test('the streams and KV buckets the Job names exist once Vigil is up, and each takes three replicas', async () => {
-    const streams = job.spec.containers[0]!.env!.find((e) => e.name === 'STREAMS')!.value!.split(/\s+/)
+  test('with no Job and no nats CLI, the daemon itself has given every stream, durable consumer and KV bucket three replicas', async () => {
     nc = await connect({ servers: nodes.map((n) => `nats://127.0.0.1:${n.client}`), maxReconnectAttempts: -1, reconnectTimeWait: 200 })
     jsm = await jetstreamManager(nc)
-    for (const name of streams) {
-      // What `nats stream edit NAME --replicas 3 --force` does: the stream's config, replicas changed.
-      const info = await jsm.streams.info(name)
-      expect(info.config.num_replicas).toBe(1)
-      await jsm.streams.update(name, { ...info.config, num_replicas: 3 })
-    }
-    for (const name of streams) {
+    // The cluster hides its client URLs (no_advertise): left to its default, the daemon would count one server and keep one copy.
+    expect(resolveReplicas(undefined, clusterServers(nc)).replicas).toBe(1)
+    const onServer: string[] = []
+    for await (const info of jsm.streams.list()) onServer.push(info.config.name)
+    expect(onServer).toEqual(expect.arrayContaining(vigilStreams))
+    // Nothing but the daemon has run, so every stream on the cluster is one it made.
+    for (const name of onServer) {
       await until(`${name} on three servers`, async () => {
         const info = await jsm.streams.info(name)
-        return info.config.num_replicas === 3 && (info.cluster?.replicas ?? []).filter((r) => r.current).length === 2
+        return info.config.num_replicas === replicas && (info.cluster?.replicas ?? []).filter((r) => r.current).length === replicas - 1
       })
     }
-    // Consumers created without a replica count follow their stream: the shared work queue's too.
-    await until(`${JOBS_CONSUMER} on three servers`, async () => ((await jsm.consumers.info(STREAMS.jobs, JOBS_CONSUMER)).cluster?.replicas ?? []).length === 2)
+    const durables: string[] = []
+    for (const stream of onServer) {
+      for await (const consumer of jsm.consumers.list(stream)) {
+        // The ordered consumers that follow VIGIL_INVENTORY are ephemeral, one copy by design (docs/messages.md).
+        if (!consumer.config.durable_name) continue
+        durables.push(consumer.name)
+        await until(`${stream} > ${consumer.name} on three servers`, async () => ((await jsm.consumers.info(stream, consumer.name)).cluster?.replicas ?? []).length === replicas - 1)
+      }
+    }
+    expect(durables).toEqual(expect.arrayContaining([JOBS_CONSUMER, feedConsumerName(`${vigil.owner.metadata.name}-0`)]))
   }, 120_000)
 
   test('with one NATS node killed, every stream keeps a leader and Vigil stays (or becomes again) ready', async () => {
     const victim = nodes[0]!
     victim.child!.kill('SIGKILL')
     await new Promise((resolve) => victim.child!.once('exit', resolve))
-    const streams = job.spec.containers[0]!.env!.find((e) => e.name === 'STREAMS')!.value!.split(/\s+/)
-    for (const name of streams) {
+    for (const name of vigilStreams) {
       await until(`${name} leader after losing ${victim.name}`, async () => {
         try {
           const info = await jsm.streams.info(name)

@@ -12,8 +12,6 @@ import { parse as parseYaml } from 'yaml'
 import { describe, expect, test } from 'vitest'
 import { parseDaemonConfig } from '../../src/daemon/config.js'
 import { serveCommand } from '../../src/cli/commands/serve.js'
-import { LEDGER_BUCKET, STREAMS } from '../../src/daemon/subjects.js'
-import { SCANS_BUCKET } from '../../src/http/harbor/scans.js'
 import { parseSecretKey } from '../../src/secrets.js'
 import { NATS_SERVER_BIN, noteNatsMissing } from '../helpers/nats.js'
 import { ROOT } from '../helpers/shared.js'
@@ -265,12 +263,9 @@ describe('deploy/kubernetes: the NATS cluster', () => {
     }
   })
 
-  test('the stream-replica Job raises exactly the streams and KV buckets the daemon creates, on the broker Vigil uses', () => {
-    const job = podTemplates([find('Job', 'nats-stream-replicas')])[0]!
-    const env = containerEnv(job, job.spec.containers[0]!)
-    const expected = [...Object.values(STREAMS), `KV_${LEDGER_BUCKET}`, `KV_${SCANS_BUCKET}`]
-    expect(env.STREAMS!.split(/\s+/).sort()).toEqual(expected.sort())
-    expect(env.NATS_URL).toBe(containerEnv(vigil, vigilContainer).NATS_URL)
-    expect(job.spec.containers[0]!.command!.join('\n')).toContain('--replicas 3')
+  test.skipIf(!HAS_OPENSSL)('Vigil asks for a copy of every stream and bucket on each NATS server, explicitly: the cluster hides its client URLs, so the default would count one server', () => {
+    const config = parseDaemonConfig(serveFlags(vigilContainer.args ?? []).flags, containerEnv(vigil, vigilContainer))
+    expect(config.replicas).toBe((nats.owner.spec as { replicas: number }).replicas)
+    expect(confValue('no_advertise')).toBe('true')
   })
 })
