@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process'
+import { createServer, type AddressInfo, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -62,22 +63,40 @@ describe.skipIf(!HAS_NATS_SERVER)('poison messages end exactly once', () => {
     expect(daemon!.logs.filter((l) => l.msg.includes('dead-lettered'))).toHaveLength(3)
   }, 40_000)
 
-  it('a job reading a FIFO times out, frees its slot, is retried up to --max-deliveries, and ends with one failed result', async () => {
+  it('a FIFO as target is refused at once: one delivery, one failed result, one DLQ copy', async () => {
     const fifo = join(fifoDir, 'image.tar')
     execFileSync('mkfifo', [fifo])
     await client.publish('vigil.jobs.scan', { id: 'fifo-job', target: `docker-archive:${fifo}` })
-    // One slot (--concurrency 1): this job is answered only if the FIFO job gave its slot back.
-    await client.publish('vigil.jobs.reassess', { id: 'after-fifo', all: true })
-    await client.waitForResults((rs) => rs.some((r) => r.jobId === 'fifo-job') && rs.some((r) => r.jobId === 'after-fifo'), 60_000)
-    await sleep(2_000)
-
+    await client.waitForResults((rs) => rs.some((r) => r.jobId === 'fifo-job'), 60_000)
     const results = client.scanResults().filter((r) => r.jobId === 'fifo-job')
     expect(results).toHaveLength(1)
-    expect(results[0]!.body).toMatchObject({ status: 'failed', error: { code: 'ERR_TIMEOUT' }, deliveries: 3 })
-    const dlq = (await deadLetters(client)).filter((d) => d.code === 'ERR_TIMEOUT')
-    expect(dlq).toHaveLength(1)
-    expect(dlq[0]!.deliveries).toBe(3)
-    expect(await streamCount(client, 'VIGIL_JOBS')).toBe(0)
+    expect(results[0]!.body).toMatchObject({ status: 'failed', error: { code: 'ERR_TARGET_INVALID' }, deliveries: 1 })
+  }, 90_000)
+
+  it('a job stuck on a registry that never answers times out, frees its slot, is retried up to --max-deliveries, and ends with one failed result', async () => {
+    // Accepts connections and never answers: the work cannot hear the time limit, only be abandoned.
+    const sockets: Socket[] = []
+    const silent = createServer((socket) => void sockets.push(socket))
+    await new Promise<void>((done) => silent.listen(0, '127.0.0.1', done))
+    const port = (silent.address() as AddressInfo).port
+    try {
+      await client.publish('vigil.jobs.scan', { id: 'stuck-job', target: `http://127.0.0.1:${port}/app:1` })
+      // One slot (--concurrency 1): this job is answered only if the stuck job gave its slot back.
+      await client.publish('vigil.jobs.reassess', { id: 'after-stuck', all: true })
+      await client.waitForResults((rs) => rs.some((r) => r.jobId === 'stuck-job') && rs.some((r) => r.jobId === 'after-stuck'), 60_000)
+      await sleep(2_000)
+
+      const results = client.scanResults().filter((r) => r.jobId === 'stuck-job')
+      expect(results).toHaveLength(1)
+      expect(results[0]!.body).toMatchObject({ status: 'failed', error: { code: 'ERR_TIMEOUT' }, deliveries: 3 })
+      const dlq = (await deadLetters(client)).filter((d) => d.code === 'ERR_TIMEOUT')
+      expect(dlq).toHaveLength(1)
+      expect(dlq[0]!.deliveries).toBe(3)
+      expect(await streamCount(client, 'VIGIL_JOBS')).toBe(0)
+    } finally {
+      for (const socket of sockets) socket.destroy()
+      silent.close()
+    }
   }, 90_000)
 
   it('a schema-invalid delta and one that throws while applied are dead-lettered once; later deltas apply; a new replica gets ready', async () => {
@@ -104,7 +123,7 @@ describe.skipIf(!HAS_NATS_SERVER)('poison messages end exactly once', () => {
     expect(await consumerState(client, 'VIGIL_FEED', 'vigil-feed-replica-b')).toMatchObject({ ackPending: 0, pending: 0 })
   }, 120_000)
 
-  it('SIGTERM after an abandoned FIFO read exits 0 rather than hanging', async () => {
+  it('SIGTERM after abandoned work exits 0 rather than hanging', async () => {
     const [daemon] = daemons
     const code = await Promise.race([daemon!.stop(), sleep(60_000).then(() => 'hung' as const)])
     expect(code).toBe(0)
