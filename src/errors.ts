@@ -16,6 +16,7 @@ export const ERRORS = {
   // usage and configuration
   ERR_USAGE: { retryable: false, exit: 2, summary: 'bad command-line usage' },
   ERR_CONFIG: { retryable: false, exit: 2, summary: 'invalid configuration' },
+  ERR_LISTEN: { retryable: true, exit: 3, summary: 'the HTTP address cannot be listened on (in use, not permitted, or not on this host)' },
   // image references and sources
   ERR_TARGET_INVALID: { retryable: false, exit: 2, summary: 'the target is not a valid image reference' },
   ERR_TARGET_NOT_FOUND: { retryable: false, exit: 2, summary: 'the image, tag or file does not exist' },

@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs'
+import { rm } from 'node:fs/promises'
+import { resolveDataDir } from '../config.js'
 import { VigilError, toErrorRecord } from '../errors.js'
 import { VIGIL_VERSION } from '../version.js'
 import { EXIT, type CliIo, type Command } from './command.js'
@@ -7,7 +10,7 @@ import { EXIT, type CliIo, type Command } from './command.js'
  * compare` does not pay for LMDB or the worker pool. One line per command.
  */
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
-  version: { summary: 'compare versions under a scheme (dpkg, rpm, semver, pep440, …)', load: async () => (await import('./commands/version.js')).versionCommand },
+  version: { summary: 'print Vigil\'s version; `version compare` compares versions under a scheme (dpkg, rpm, …)', load: async () => (await import('./commands/version.js')).versionCommand },
   scan: { summary: 'scan an image or SBOM and report its vulnerabilities', load: async () => (await import('./commands/scan.js')).scanCommand },
   sbom: { summary: 'write an image inventory as CycloneDX, SPDX or JSON', load: async () => (await import('./commands/sbom.js')).sbomCommand },
   db: { summary: 'import vulnerability feeds (OSV, Alpine, Debian, EPSS, KEV) and show their status', load: async () => (await import('./commands/db.js')).dbCommand },
@@ -29,19 +32,60 @@ function topUsage(): string {
     '',
     'Targets: oci:DIR[:TAG]  docker-archive:FILE  HOST/REPO:TAG  HOST/REPO@sha256:…  sbom:FILE (scan only)',
     'Exit codes: 0 ok, 1 policy failed (--fail-on), 2 usage or input error, 3 runtime error.',
-    'Data dir: --data DIR, else $VIGIL_DATA, else ./.vigil',
+    'Data dir: --data DIR, else $VIGIL_DATA, else $XDG_DATA_HOME/vigil, else ~/.local/share/vigil',
     '',
     'Run `vigil <command> --help` for a command\'s options.',
   ].join('\n')
 }
 
+/** `--data DIR` / `--data=DIR` as the command will read it (parseArgs takes both spellings). */
+function dataFlag(argv: string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    if (arg === '--') break
+    if (arg === '--data') return argv[i + 1]
+    if (arg.startsWith('--data=')) return arg.slice('--data='.length)
+  }
+  return undefined
+}
+
+/**
+ * A reader that stops early (`vigil scan … | head -1`) closes the pipe: what it did not read is
+ * not wanted, so EPIPE ends the output quietly instead of as an uncaught stack trace. Any other
+ * write error is reported once and makes the exit code a runtime error.
+ */
+function quietOnClosedPipe(stream: CliIo['stdout'], io: CliIo, failed: () => void): () => void {
+  let reported = false
+  const onError = (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED' || reported) return
+    reported = true
+    failed()
+    if (stream !== io.stderr) io.stderr.write(`vigil: cannot write output: ${err.message}\n`)
+  }
+  stream.on('error', onError)
+  return () => stream.off('error', onError)
+}
+
 export async function main(argv: string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env }): Promise<number> {
+  let writeFailed = false
+  const unguard = [io.stdout, io.stderr].map((s) => quietOnClosedPipe(s, io, () => (writeFailed = true)))
+  try {
+    const code = await dispatch(argv, io)
+    return writeFailed && code === EXIT.ok ? EXIT.runtime : code
+  } finally {
+    // Pipe errors can still arrive after the last write; the guards stay for the process's life
+    // when these are the process's own streams.
+    if (io.stdout !== process.stdout) for (const off of unguard) off()
+  }
+}
+
+async function dispatch(argv: string[], io: CliIo): Promise<number> {
   const [name, ...rest] = argv
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     io.stdout.write(topUsage() + '\n')
     return name === undefined ? EXIT.usage : EXIT.ok
   }
-  if (name === '--version' || name === '-V') {
+  if (name === '--version' || name === '-V' || name === '-v') {
     io.stdout.write(`vigil ${VIGIL_VERSION}\n`)
     return EXIT.ok
   }
@@ -50,16 +94,22 @@ export async function main(argv: string[], io: CliIo = { stdout: process.stdout,
     io.stderr.write(`vigil: unknown command "${name}"\n\n${topUsage()}\n`)
     return EXIT.usage
   }
+  // A command that fails (exit 2 or 3) on a data dir it created itself leaves none behind.
+  const dataDir = name === 'version' ? undefined : resolveDataDir(dataFlag(rest), io.env)
+  const dataDirIsNew = dataDir !== undefined && !existsSync(dataDir)
+  let code: number
   try {
     const command = await entry.load()
     if (rest.includes('--help') || rest.includes('-h')) {
       io.stdout.write(command.usage + '\n')
       return EXIT.ok
     }
-    return await command.run(rest, io)
+    code = await command.run(rest, io)
   } catch (err) {
     const rec = toErrorRecord(err)
     io.stderr.write(`vigil ${name}: error ${rec.code}: ${rec.message}\n`)
-    return VigilError.is(err) ? err.exitCode : EXIT.runtime
+    code = VigilError.is(err) ? err.exitCode : EXIT.runtime
   }
+  if (code >= EXIT.usage && dataDirIsNew && existsSync(dataDir)) await rm(dataDir, { recursive: true, force: true })
+  return code
 }

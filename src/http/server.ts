@@ -38,6 +38,30 @@ const ROUTE_PLUGINS: { plugin: FastifyPluginAsync<HttpServices>; prefix?: string
 /** Probes stay reachable without the API token (orchestrators do not carry it). */
 const PUBLIC_PATHS = new Set(['/healthz', '/readyz'])
 
+const LISTEN_FAULTS: Record<string, string> = {
+  EADDRINUSE: 'is already in use (another vigil, or another program, listens there)',
+  EACCES: 'is not permitted to this user (ports below 1024 need privileges)',
+  EADDRNOTAVAIL: 'is not an address of this host',
+}
+
+/**
+ * Listens, or closes the app and throws ERR_LISTEN: an app left open keeps its plugins' timers
+ * (the Harbor results follower retries forever) and with them a process that can never serve.
+ * Returns host:port as bound (the real port when 0 was asked for).
+ */
+export async function listenHttp(app: FastifyInstance, address: { host: string; port: number }): Promise<string> {
+  try {
+    await app.listen({ host: address.host, port: address.port })
+  } catch (err) {
+    await app.close().catch(() => undefined)
+    const code = (err as NodeJS.ErrnoException).code ?? ''
+    const why = LISTEN_FAULTS[code] ?? `cannot be listened on: ${(err as Error).message}`
+    throw new VigilError('ERR_LISTEN', `HTTP address ${address.host}:${address.port} ${why}; choose another with --http HOST:PORT or $VIGIL_HTTP`, { cause: err })
+  }
+  const bound = app.server.address()
+  return `${address.host}:${typeof bound === 'object' && bound ? bound.port : address.port}`
+}
+
 export async function createHttpServer(services: HttpServices): Promise<FastifyInstance> {
   const app = Fastify({
     // Per-request lines are info; the daemon's own log is what operators read, so HTTP logs warnings only.

@@ -15,7 +15,8 @@ reached over NATS. \`vigil serve\` already includes it; this is for scaling the 
 Options:
       --nats URL          NATS server(s), comma-separated (default $NATS_URL, else ${DEFAULT_NATS_URL})
       --http HOST:PORT    where the API listens (default $VIGIL_HTTP, else ${DEFAULTS.http})
-      --data DIR          read DIR/${SECRET_KEY_FILE} when VIGIL_SECRET_KEY is unset (default $VIGIL_DATA, else ./.vigil)
+      --data DIR          read DIR/${SECRET_KEY_FILE} when VIGIL_SECRET_KEY is unset (default $VIGIL_DATA,
+                            else $XDG_DATA_HOME/vigil or ~/.local/share/vigil)
       --api-token TOKEN   require this token as Bearer or X-ScannerAdapter-API-Key (default $VIGIL_API_TOKEN)
       --refresh-after N   seconds Harbor waits between polls of a running scan, 1-127 (default 3)
       --log-level LEVEL   fatal|error|warn|info|debug|trace|silent (default $VIGIL_LOG_LEVEL, else info)

@@ -20,7 +20,8 @@ Targets: oci:DIR[:TAG]  docker-archive:FILE  HOST/REPO:TAG  HOST/REPO@sha256:…
 
 Options:
   -f, --format FORMAT      cyclonedx (default) | spdx-json | json (Vigil's inventory)
-      --data DIR           data dir for the layer cache (default $VIGIL_DATA, else ./.vigil)
+      --data DIR           data dir for the layer cache (default $VIGIL_DATA, else
+                           $XDG_DATA_HOME/vigil or ~/.local/share/vigil)
   -o, --output FILE        write here instead of stdout
 ${IMAGE_OPTIONS_USAGE}
   -q, --quiet              no progress bar and no warnings on stderr

@@ -41,7 +41,8 @@ Options:
       --vex FILE           OpenVEX document; not_affected / fixed statements suppress
                            findings (repeatable)
 ${IMAGE_OPTIONS_USAGE}
-      --data DIR           data dir (default $VIGIL_DATA, else ./.vigil)
+      --data DIR           data dir (default $VIGIL_DATA, else
+                           $XDG_DATA_HOME/vigil or ~/.local/share/vigil)
   -o, --output FILE        write the report to FILE instead of stdout
   -q, --quiet              no progress bar and no notes on stderr
 

@@ -12,7 +12,8 @@ Options:
                             nats://127.0.0.1:4222 when it answers, else an embedded
                             nats-server -js with its store under DATA/nats)
       --http HOST:PORT      HTTP address, or "off" (default $VIGIL_HTTP, else ${DEFAULTS.http})
-      --data DIR            data dir (default $VIGIL_DATA, else ./.vigil)
+      --data DIR            data dir (default $VIGIL_DATA,
+                            else $XDG_DATA_HOME/vigil or ~/.local/share/vigil)
       --workers N           layer worker threads (default: one per core)
       --concurrency N       jobs in flight at once (default: 2 x workers)
       --replica-id ID       this replica's name for its feed consumer
@@ -48,17 +49,27 @@ async function run(argv: string[], io: CliIo): Promise<number> {
   const { createLogger } = await import('../../daemon/logger.js')
   const { startDaemon } = await import('../../daemon/daemon.js')
   const log = createLogger(config.logLevel, io.stderr)
-  const daemon = await startDaemon(config, log)
-  await new Promise<void>((resolve) => {
-    const onSignal = (signal: NodeJS.Signals) => {
-      log.info({ signal }, 'signal received')
-      process.off('SIGTERM', onSignal)
-      process.off('SIGINT', onSignal)
-      resolve()
-    }
-    process.on('SIGTERM', onSignal)
-    process.on('SIGINT', onSignal)
-  })
+  // Listened for from the start: a supervisor's SIGTERM during a slow start must still end in
+  // an orderly stop (an embedded nats-server is stopped with us, not orphaned).
+  let stopRequested: () => void = () => undefined
+  const stopSignal = new Promise<void>((resolve) => (stopRequested = resolve))
+  const onSignal = (signal: NodeJS.Signals) => {
+    log.info({ signal }, 'signal received')
+    process.off('SIGTERM', onSignal)
+    process.off('SIGINT', onSignal)
+    stopRequested()
+  }
+  process.on('SIGTERM', onSignal)
+  process.on('SIGINT', onSignal)
+  let daemon
+  try {
+    daemon = await startDaemon(config, log)
+  } catch (err) {
+    process.off('SIGTERM', onSignal)
+    process.off('SIGINT', onSignal)
+    throw err
+  }
+  await stopSignal
   await daemon.stop()
   // Everything is closed; should a library still hold a handle, it must not keep the process up.
   setTimeout(() => process.exit(EXIT.ok), 2_000).unref()
