@@ -4,6 +4,7 @@ import { resolveDataDir } from '../config.js'
 import { VigilError, toErrorRecord } from '../errors.js'
 import { VIGIL_VERSION } from '../version.js'
 import { EXIT, type CliIo, type Command } from './command.js'
+import { configArgs, findConfigFile, loadConfigFile } from './config-file.js'
 
 /**
  * The `vigil` command. Each subcommand is its own module, loaded on demand so that `vigil version
@@ -33,20 +34,43 @@ function topUsage(): string {
     'Targets: oci:DIR[:TAG]  docker-archive:FILE  HOST/REPO:TAG  HOST/REPO@sha256:…  sbom:FILE (scan only)',
     'Exit codes: 0 ok, 1 policy failed (--fail-on), 2 usage or input error, 3 runtime error.',
     'Data dir: --data DIR, else $VIGIL_DATA, else $XDG_DATA_HOME/vigil, else ~/.local/share/vigil',
+    'Defaults: --config FILE, else $VIGIL_CONFIG, else ./vigil.yaml, else ~/.config/vigil/config.yaml',
+    '  (YAML: `data: DIR` and a section per command, e.g. `scan: {severity: HIGH}`; flags > env > file)',
+    'Version: vigil --version (or vigil version)',
     '',
     'Run `vigil <command> --help` for a command\'s options.',
   ].join('\n')
 }
 
-/** `--data DIR` / `--data=DIR` as the command will read it (parseArgs takes both spellings). */
+/** The last `--data DIR` / `--data=DIR`, as parseArgs will read it (the last one wins). */
 function dataFlag(argv: string[]): string | undefined {
+  let found: string | undefined
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
     if (arg === '--') break
-    if (arg === '--data') return argv[i + 1]
-    if (arg.startsWith('--data=')) return arg.slice('--data='.length)
+    if (arg === '--data') found = argv[i + 1]
+    else if (arg.startsWith('--data=')) found = arg.slice('--data='.length)
   }
-  return undefined
+  return found
+}
+
+/** `--config FILE` is taken by every command: main reads it, the command never sees it. */
+function takeConfigFlag(argv: string[]): { configFlag: string | undefined; args: string[] } {
+  const args: string[] = []
+  let configFlag: string | undefined
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    if (arg === '--') {
+      args.push(...argv.slice(i))
+      break
+    }
+    if (arg === '--config') {
+      configFlag = argv[++i]
+      if (configFlag === undefined) throw new VigilError('ERR_USAGE', '--config needs a file')
+    } else if (arg.startsWith('--config=')) configFlag = arg.slice('--config='.length)
+    else args.push(arg)
+  }
+  return { configFlag, args }
 }
 
 /**
@@ -94,22 +118,30 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
     io.stderr.write(`vigil: unknown command "${name}"\n\n${topUsage()}\n`)
     return EXIT.usage
   }
-  // A command that fails (exit 2 or 3) on a data dir it created itself leaves none behind.
-  const dataDir = name === 'version' ? undefined : resolveDataDir(dataFlag(rest), io.env)
-  const dataDirIsNew = dataDir !== undefined && !existsSync(dataDir)
+  let dataDir: string | undefined
+  let dataDirIsNew = false
   let code: number
   try {
     const command = await entry.load()
-    if (rest.includes('--help') || rest.includes('-h')) {
+    const { configFlag, args } = takeConfigFlag(rest)
+    if (args.includes('--help') || args.includes('-h')) {
       io.stdout.write(command.usage + '\n')
       return EXIT.ok
     }
-    code = await command.run(rest, io)
+    const configPath = findConfigFile(configFlag, io.env)
+    const config = configPath ? loadConfigFile(configPath, Object.keys(COMMANDS), name, command.options) : undefined
+    const argv = [...configArgs(config, name, command.options, args, io.env), ...args]
+    // A command that fails (exit 2 or 3) on a data dir it created itself leaves none behind.
+    if (name !== 'version') {
+      dataDir = resolveDataDir(dataFlag(argv), io.env)
+      dataDirIsNew = !existsSync(dataDir)
+    }
+    code = await command.run(argv, io)
   } catch (err) {
     const rec = toErrorRecord(err)
     io.stderr.write(`vigil ${name}: error ${rec.code}: ${rec.message}\n`)
     code = VigilError.is(err) ? err.exitCode : EXIT.runtime
   }
-  if (code >= EXIT.usage && dataDirIsNew && existsSync(dataDir)) await rm(dataDir, { recursive: true, force: true })
+  if (code >= EXIT.usage && dataDir !== undefined && dataDirIsNew && existsSync(dataDir)) await rm(dataDir, { recursive: true, force: true })
   return code
 }

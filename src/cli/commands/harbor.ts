@@ -65,5 +65,5 @@ async function run(argv: string[], io: CliIo): Promise<number> {
   return EXIT.ok
 }
 
-export const harborCommand: Command = { name: 'harbor', summary: 'run the Harbor scanner adapter alone, against daemons over NATS', usage, run }
+export const harborCommand: Command = { name: 'harbor', summary: 'run the Harbor scanner adapter alone, against daemons over NATS', usage, options, run }
 export default harborCommand

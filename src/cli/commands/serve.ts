@@ -76,5 +76,5 @@ async function run(argv: string[], io: CliIo): Promise<number> {
   return EXIT.ok
 }
 
-export const serveCommand: Command = { name: 'serve', summary: 'run the daemon: NATS JetStream jobs, feed deltas, HTTP health/metrics/query API', usage, run }
+export const serveCommand: Command = { name: 'serve', summary: 'run the daemon: NATS JetStream jobs, feed deltas, HTTP health/metrics/query API', usage, options, run }
 export default serveCommand
