@@ -1,4 +1,6 @@
 import { VigilError } from '../errors.js'
+import { parseTarget } from '../image/reference.js'
+import { credentialsFromFiles } from '../image/registry-auth.js'
 import type { RegistryAuth } from '../image/types.js'
 import type { BuildInventoryOptions } from '../scan/inventory.js'
 
@@ -14,7 +16,9 @@ export const IMAGE_OPTIONS = {
 export const IMAGE_OPTIONS_USAGE = `      --platform OS/ARCH   image to pick from a multi-platform index (default linux/amd64)
       --insecure           allow plain http to a non-loopback registry
       --username NAME      registry user   (or $VIGIL_REGISTRY_USERNAME)
-      --password SECRET    registry secret (or $VIGIL_REGISTRY_PASSWORD)
+      --password SECRET    registry secret (or $VIGIL_REGISTRY_PASSWORD); without either,
+                           the logins of docker/podman: $REGISTRY_AUTH_FILE, podman's auth.json,
+                           $DOCKER_CONFIG/config.json (~/.docker/config.json), credential helpers
       --include-os-owned   keep language packages whose files an OS package owns (Debian's
                            python3-*, node-*, …); left out by default, as the distro's
                            advisories cover them`
@@ -25,6 +29,25 @@ interface ImageOptionValues {
   username?: string | undefined
   password?: string | undefined
   'include-os-owned'?: boolean | undefined
+}
+
+/**
+ * imageOptions, and for a registry target without credentials from flags or the environment,
+ * those `docker login` / `podman login` stored for its host (flags and environment still win).
+ */
+export async function imageSource(target: string, values: ImageOptionValues, env: NodeJS.ProcessEnv): Promise<ReturnType<typeof imageOptions>> {
+  const options = imageOptions(values, env)
+  if (options.auth) return options
+  let parsed
+  try {
+    parsed = parseTarget(target)
+  } catch {
+    // resolveImage reports a bad target with its own error.
+    return options
+  }
+  if (parsed.kind !== 'registry') return options
+  const stored = await credentialsFromFiles(parsed.registry, env)
+  return stored ? { ...options, auth: stored } : options
 }
 
 /** Flags (and the registry credentials in the environment) → buildInventory options. */

@@ -5,7 +5,7 @@ import { buildInventoryDetailed } from '../../scan/inventory.js'
 import { toCycloneDx } from '../../sbom/cyclonedx.js'
 import { toSpdx } from '../../sbom/spdx.js'
 import { EXIT, COMMON_OPTIONS, outputFile, parseCommandArgs, parseTimeoutMs, withTimeout, type CliIo, type Command } from '../command.js'
-import { IMAGE_OPTIONS, IMAGE_OPTIONS_USAGE, imageOptions } from '../image-options.js'
+import { IMAGE_OPTIONS, IMAGE_OPTIONS_USAGE, imageSource } from '../image-options.js'
 import { scanProgress } from '../progress.js'
 
 const FORMATS = ['cyclonedx', 'spdx-json', 'json'] as const
@@ -46,12 +46,13 @@ export const sbomCommand: Command = {
     const output = outputFile(values.output)
     const timeoutMs = parseTimeoutMs(values.timeout)
     const progress = scanProgress(io.stderr, !values.quiet && !values['no-progress'], 'vigil sbom')
+    const source = await imageSource(positionals[0]!, values, io.env)
     let result
     try {
       result = await withTimeout(timeoutMs, `inventory of ${positionals[0]}`, (signal) =>
         buildInventoryDetailed(positionals[0]!, {
           dataDir: resolveDataDir(values.data, io.env),
-          ...imageOptions(values, io.env),
+          ...source,
           onProgress: progress.onProgress,
           ...(signal ? { signal } : {}),
         }),

@@ -15,7 +15,7 @@ import { ensureSchema } from '../../assess/rebuild.js'
 import { openStore, type Store } from '../../store/env.js'
 import { isDigest, type Inventory } from '../../types.js'
 import { COMMON_OPTIONS, EXIT, outputFile, parseCommandArgs, parseTimeoutMs, withTimeout, type CliIo, type Command } from '../command.js'
-import { IMAGE_OPTIONS, IMAGE_OPTIONS_USAGE, imageOptions } from '../image-options.js'
+import { IMAGE_OPTIONS, IMAGE_OPTIONS_USAGE, imageSource } from '../image-options.js'
 import { scanProgress } from '../progress.js'
 
 const FORMATS = Object.keys(REPORT_FORMATS).join('|')
@@ -123,7 +123,7 @@ async function run(argv: string[], io: CliIo): Promise<number> {
     ...(values['fail-on'] ? { failOn: parseFailOn(values['fail-on']) } : {}),
   }
 
-  const source = imageOptions(values, io.env)
+  const source = await imageSource(target, values, io.env)
   const dataDir = resolveDataDir(values.data, io.env)
   const parsed = parseTarget(target)
   // An SBOM is read before the store opens, so a bad file leaves no data dir behind.
