@@ -24,6 +24,7 @@ export const ERRORS = {
   ERR_MANIFEST_INVALID: { retryable: false, exit: 2, summary: 'the manifest or index is malformed' },
   ERR_MEDIA_TYPE_UNSUPPORTED: { retryable: false, exit: 2, summary: 'unsupported media type' },
   ERR_ARCHIVE_INVALID: { retryable: false, exit: 2, summary: 'the docker-archive or OCI layout is malformed' },
+  ERR_FILE_UNREADABLE: { retryable: false, exit: 2, summary: 'a file or directory of a dir: or rootfs: target cannot be read (skipped)' },
   // registry
   ERR_REGISTRY_AUTH: { retryable: false, exit: 2, summary: 'the registry refused the credentials' },
   ERR_REGISTRY_UNAVAILABLE: { retryable: true, exit: 3, summary: 'the registry answered 5xx, timed out or reset the connection' },

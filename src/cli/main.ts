@@ -32,6 +32,7 @@ function topUsage(): string {
     ...lines,
     '',
     'Targets: oci:DIR[:TAG]  docker-archive:FILE  HOST/REPO:TAG  HOST/REPO@sha256:…  sbom:FILE (scan only)',
+    '         dir:PATH (a source tree: lockfiles)  rootfs:PATH (an unpacked root filesystem)',
     'Exit codes: 0 ok, 1 policy failed (--fail-on), 2 usage or input error, 3 runtime error.',
     'Data dir: --data DIR, else $VIGIL_DATA, else $XDG_DATA_HOME/vigil, else ~/.local/share/vigil',
     'Defaults: --config FILE, else $VIGIL_CONFIG, else ./vigil.yaml, else ~/.config/vigil/config.yaml',

@@ -63,7 +63,9 @@ function progressLines(stderr: NodeJS.WritableStream, label: string): ScanProgre
   return {
     onProgress(event) {
       if (event.kind === 'resolved') {
-        line(`${event.reference} (${event.digest.slice(0, 19)}…, ${event.platform}): ${event.layers} layer(s), ${mib(event.bytes)}`)
+        // A dir: or rootfs: target is walked, not pulled: there is nothing to count before the walk.
+        const local = event.platform === 'dir' || event.platform === 'rootfs'
+        line(local ? `${event.reference}: walking the tree` : `${event.reference} (${event.digest.slice(0, 19)}…, ${event.platform}): ${event.layers} layer(s), ${mib(event.bytes)}`)
       } else if (event.kind === 'layer') {
         line(`layer ${event.done}/${event.total} ${event.digest.slice(7, 19)} ${mib(event.bytes)}${event.cached ? ' (cached)' : ''}`)
       } else if (event.kind === 'merged') {

@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises'
 import { resolveDataDir } from '../../config.js'
 import { VigilError } from '../../errors.js'
-import { buildInventoryDetailed } from '../../scan/inventory.js'
+import { buildTargetInventory } from '../../scan/filesystem.js'
 import { toCycloneDx } from '../../sbom/cyclonedx.js'
 import { toSpdx } from '../../sbom/spdx.js'
 import { EXIT, COMMON_OPTIONS, outputFile, parseCommandArgs, parseTimeoutMs, withTimeout, type CliIo, type Command } from '../command.js'
@@ -16,7 +16,7 @@ const usage = `Usage: vigil sbom <target> [options]
 Writes the image's inventory (its SBOM). Layers already analysed with the same analyzers are
 read from the layer cache in the data dir, not pulled again.
 
-Targets: oci:DIR[:TAG]  docker-archive:FILE  HOST/REPO:TAG  HOST/REPO@sha256:…
+Targets: oci:DIR[:TAG]  docker-archive:FILE  HOST/REPO:TAG  HOST/REPO@sha256:…  dir:PATH  rootfs:PATH
 
 Options:
   -f, --format FORMAT      cyclonedx (default) | spdx-json | json (Vigil's inventory)
@@ -50,7 +50,7 @@ export const sbomCommand: Command = {
     let result
     try {
       result = await withTimeout(timeoutMs, `inventory of ${positionals[0]}`, (signal) =>
-        buildInventoryDetailed(positionals[0]!, {
+        buildTargetInventory(positionals[0]!, {
           dataDir: resolveDataDir(values.data, io.env),
           ...source,
           onProgress: progress.onProgress,

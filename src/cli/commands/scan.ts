@@ -9,7 +9,7 @@ import { REPORT_FORMATS, isReportFormat, renderReport } from '../../report/index
 import { applyPolicy, failingFindings, parseFailOn, parseSeverityList, type Policy } from '../../report/policy.js'
 import { readVexFile } from '../../report/vex.js'
 import { readSbomFile } from '../../sbom/read.js'
-import type { BuildInventoryOptions } from '../../scan/inventory.js'
+import type { AnyTargetOptions } from '../../scan/filesystem.js'
 import { indexImage } from '../../assess/index-image.js'
 import { ensureSchema } from '../../assess/rebuild.js'
 import { openStore, type Store } from '../../store/env.js'
@@ -81,12 +81,12 @@ async function readSbomTarget(path: string, io: CliIo, quiet: boolean): Promise<
   return result.inventory
 }
 
-async function scanImage(target: string, source: Omit<BuildInventoryOptions, 'store' | 'onProgress'>, store: Store, io: CliIo, quiet: boolean, showProgress: boolean): Promise<Inventory> {
+async function scanImage(target: string, source: Omit<AnyTargetOptions, 'store' | 'onProgress'>, store: Store, io: CliIo, quiet: boolean, showProgress: boolean): Promise<Inventory> {
   // Loaded on demand: reading an SBOM needs neither the image client nor the worker pool.
-  const { buildInventoryDetailed } = await import('../../scan/inventory.js')
+  const { buildTargetInventory } = await import('../../scan/filesystem.js')
   const progress = scanProgress(io.stderr, showProgress, 'vigil scan')
   try {
-    const result = await buildInventoryDetailed(target, { ...source, store, onProgress: progress.onProgress })
+    const result = await buildTargetInventory(target, { ...source, store, onProgress: progress.onProgress })
     if (!quiet) for (const e of result.errors) io.stderr.write(`vigil scan: warning ${e.code}: ${e.message}\n`)
     return result.inventory
   } finally {
