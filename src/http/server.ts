@@ -6,9 +6,11 @@ import type { Logger } from 'pino'
 import type { DaemonConfig } from '../daemon/config.js'
 import { toErrorRecord, VigilError } from '../errors.js'
 import type { Store } from '../store/env.js'
+import { isLoopbackHost } from '../image/reference.js'
 import { healthRoutes } from './health.js'
 import { harborPlugin } from './harbor/plugin.js'
 import type { Metrics } from './metrics.js'
+import { createPromMetrics } from './prometheus.js'
 import { queryRoutes } from './query-routes.js'
 
 /** What every route plugin is given (the Harbor adapter included): no globals, no second connection. */
@@ -62,7 +64,18 @@ export async function listenHttp(app: FastifyInstance, address: { host: string; 
   return `${address.host}:${typeof bound === 'object' && bound ? bound.port : address.port}`
 }
 
+/**
+ * What to warn about at start when the API is reachable from other hosts and anyone there may
+ * use it: queries list every image's packages and findings, and scans can be asked for.
+ */
+export function exposureWarning(http: { host: string; port: number } | undefined, apiToken: string | undefined): string | undefined {
+  if (!http || apiToken !== undefined || isLoopbackHost(http.host.includes(':') ? `[${http.host}]` : http.host)) return undefined
+  return `the HTTP API listens on ${http.host}:${http.port}, beyond loopback, and VIGIL_API_TOKEN is unset: anyone who can reach it may query the fleet and submit scans; set VIGIL_API_TOKEN, or --http 127.0.0.1:${http.port}`
+}
+
 export async function createHttpServer(services: HttpServices): Promise<FastifyInstance> {
+  const exposed = exposureWarning(services.config.http, services.config.apiToken)
+  if (exposed) services.log.warn({ http: services.config.http }, exposed)
   const app = Fastify({
     // Per-request lines are info; the daemon's own log is what operators read, so HTTP logs warnings only.
     loggerInstance: services.log.child({ component: 'http' }, { level: 'warn' }) as FastifyBaseLogger,
@@ -86,7 +99,9 @@ export async function createHttpServer(services: HttpServices): Promise<FastifyI
       }
     })
   }
-  app.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4').send(services.metrics.render()))
+  const prom = createPromMetrics(services)
+  prom.instrument(app)
+  app.get('/metrics', async (_req, reply) => reply.type(prom.registry.contentType).send(services.metrics.render() + (await prom.registry.metrics())))
   app.setErrorHandler((err, _req, reply) => {
     const validation = (err as { validation?: unknown }).validation !== undefined
     const rec = validation ? { code: 'ERR_USAGE', message: (err as Error).message } : toErrorRecord(err)

@@ -1,6 +1,7 @@
 import { DEFAULTS, parseDaemonConfig } from '../../daemon/config.js'
 import { VigilError } from '../../errors.js'
 import { EXIT, parseCommandArgs, type CliIo, type Command } from '../command.js'
+import { logDestination, logFormat } from '../log-output.js'
 
 const usage = `Usage: vigil serve [options]
 
@@ -26,6 +27,8 @@ Options:
       --retry-base-ms N     first retry delay; doubles per delivery (default ${DEFAULTS.retryBaseMs})
       --retry-max-ms N      longest retry delay (default ${DEFAULTS.retryMaxMs})
       --log-level LEVEL     fatal|error|warn|info|debug|trace|silent (default $VIGIL_LOG_LEVEL, else info)
+      --log-format FORMAT   json (pino lines) or text (readable lines) (default $VIGIL_LOG_FORMAT,
+                            else text on a terminal, json otherwise)
 
 Environment: NATS_URL, VIGIL_DATA, VIGIL_HTTP, VIGIL_REPLICA_ID, VIGIL_API_TOKEN (bearer token
 for every HTTP route but /healthz and /readyz), VIGIL_SECRET_KEY (32 bytes, base64 or hex; the
@@ -38,17 +41,19 @@ const str = { type: 'string' } as const
 const options = {
   nats: str, http: str, data: str, workers: str, concurrency: str, 'replica-id': str, 'max-deliveries': str, 'max-message-bytes': str,
   'ack-wait-ms': str, 'job-timeout-ms': str, 'grace-ms': str, 'retry-base-ms': str, 'retry-max-ms': str, 'log-level': str,
+  'log-format': str,
 } as const
 
 async function run(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseCommandArgs(argv, options, usage)
   if (positionals.length > 0) throw new VigilError('ERR_USAGE', `serve takes no arguments\n\n${usage}`)
-  const { help: _help, ...flags } = values
+  const { help: _help, 'log-format': logFormatFlag, ...flags } = values
   const config = parseDaemonConfig(flags, io.env)
+  const format = logFormat(logFormatFlag, io.env, io.stderr)
   // Loaded after the config is valid: a usage error must not pay for NATS, LMDB and the pool.
   const { createLogger } = await import('../../daemon/logger.js')
   const { startDaemon } = await import('../../daemon/daemon.js')
-  const log = createLogger(config.logLevel, io.stderr)
+  const log = createLogger(config.logLevel, logDestination(format, io.stderr, io.env))
   // Listened for from the start: a supervisor's SIGTERM during a slow start must still end in
   // an orderly stop (an embedded nats-server is stopped with us, not orphaned).
   let stopRequested: () => void = () => undefined
