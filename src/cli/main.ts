@@ -87,6 +87,8 @@ function quietOnClosedPipe(stream: CliIo['stdout'], io: CliIo, failed: () => voi
     failed()
     if (stream !== io.stderr) io.stderr.write(`vigil: cannot write output: ${err.message}\n`)
   }
+  // Callers embedding main() may hand in a bare { write } object: nothing to listen to there.
+  if (typeof stream.on !== 'function') return () => undefined
   stream.on('error', onError)
   return () => stream.off('error', onError)
 }
