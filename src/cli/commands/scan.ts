@@ -23,7 +23,7 @@ const DEFAULT_IGNORE_FILE = '.vigilignore'
 
 const usage = `Usage: vigil scan <target> [options]
 
-Scan an image (or read an SBOM) and report its vulnerabilities, matched against the advisories
+Scan an image, a source tree or a root filesystem (or read an SBOM) and report its vulnerabilities, matched against the advisories
 imported into the data dir with \`vigil db import\`. No daemon or broker needed.
 
 Targets:
@@ -52,12 +52,14 @@ ${IMAGE_OPTIONS_USAGE}
   -q, --quiet              no progress and no notes on stderr
       --config FILE        defaults from a YAML file (see docs/configuration.md)
 
-Exit codes: 0 ok, 1 --fail-on tripped, 2 usage or input error, 3 runtime error.
+Exit codes: 0 ok, 1 --fail-on tripped (N with --exit-code N), 2 usage or input error,
+3 runtime error.
 Formats, the ignore file and VEX are described in docs/output-formats.md.
 
 Examples:
   vigil scan oci:./img --severity CRITICAL,HIGH --fail-on HIGH
   vigil scan sbom:app.cdx.json --format sarif -o vigil.sarif
+  vigil scan dir:. --exit-code 1 --skip-dirs '**/testdata'
   vigil scan ghcr.io/org/app:1.2 --fail-on 'risk>=70' --vex app.openvex.json`
 
 const options = {
