@@ -123,6 +123,7 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
   }
   let dataDir: string | undefined
   let dataDirIsNew = false
+  let fromFile: { path: string; args: string[] } | undefined
   let code: number
   try {
     const command = await entry.load()
@@ -133,7 +134,9 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
     }
     const configPath = findConfigFile(configFlag, io.env)
     const config = configPath ? loadConfigFile(configPath, Object.keys(COMMANDS), name, command.options) : undefined
-    const argv = [...configArgs(config, name, command.options, args, io.env), ...args]
+    const defaults = configArgs(config, name, command.options, args, io.env)
+    if (config && defaults.length > 0) fromFile = { path: config.path, args: defaults }
+    const argv = [...defaults, ...args]
     // A command that fails (exit 2 or 3) on a data dir it created itself leaves none behind.
     if (name !== 'version') {
       dataDir = resolveDataDir(dataFlag(argv), io.env)
@@ -142,7 +145,9 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
     code = await command.run(argv, io)
   } catch (err) {
     const rec = toErrorRecord(err)
-    io.stderr.write(`vigil ${name}: error ${rec.code}: ${rec.message}\n`)
+    // A bad value may have come from the defaults file rather than the command line: say which.
+    const origin = fromFile && (rec.code === 'ERR_USAGE' || rec.code === 'ERR_CONFIG') ? ` (defaults from ${fromFile.path}: ${fromFile.args.join(' ')})` : ''
+    io.stderr.write(`vigil ${name}: error ${rec.code}: ${rec.message}${origin}\n`)
     code = VigilError.is(err) ? err.exitCode : EXIT.runtime
   }
   if (code >= EXIT.usage && dataDir !== undefined && dataDirIsNew && existsSync(dataDir)) await rm(dataDir, { recursive: true, force: true })

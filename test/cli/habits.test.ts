@@ -147,6 +147,11 @@ describe.skipIf(!HAS_SHARED)('--exit-code and the config file, on a CycloneDX SB
     expect(bad.stderr).toContain(`error ERR_CONFIG: config file ${typo}: scan.sevrity is not an option of vigil scan`)
     writeFileSync(typo, 'scan:\n  ignore-unfixed: "yes"\n')
     expect(vigilSync(['scan', `sbom:${sbom}`, '--config', typo], { env: { HOME: scratch.path } }).stderr).toContain('scan.ignore-unfixed must be true or false')
+    // A value the command refuses names the file it came from.
+    writeFileSync(typo, 'scan:\n  fail-on: SEVERE\n')
+    const refused = vigilSync(['scan', `sbom:${sbom}`, '--config', typo], { env: { HOME: scratch.path } })
+    expect(refused.status).toBe(2)
+    expect(refused.stderr).toContain(`(defaults from ${typo}: --fail-on=SEVERE)`)
     const missing = vigilSync(['scan', `sbom:${sbom}`, '--config', join(scratch.path, 'absent.yaml')], { env: { HOME: scratch.path } })
     expect(missing.status).toBe(2)
     expect(missing.stderr).toContain('does not exist')
