@@ -132,10 +132,13 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
       io.stdout.write(command.usage + '\n')
       return EXIT.ok
     }
-    const configPath = findConfigFile(configFlag, io.env)
+    // `version` reads no data and no defaults (a broken file must not break it). A command that
+    // exports no option list still takes the file's `data`: every other command reads --data.
+    const fileOptions = name === 'version' ? undefined : (command.options ?? { data: { type: 'string' } })
+    const configPath = fileOptions ? findConfigFile(configFlag, io.env) : undefined
     const config = configPath ? loadConfigFile(configPath, Object.keys(COMMANDS), name, command.options) : undefined
-    const defaults = configArgs(config, name, command.options, args, io.env)
-    if (config && defaults.length > 0) fromFile = { path: config.path, args: defaults }
+    const defaults = configArgs(config, name, fileOptions, args, io.env)
+    if (config && defaults.length > 0) fromFile = { path: config.path, args: defaults.map((a) => a.replace(/^(--(?:password|api-token)=).*/, '$1[redacted]')) }
     const argv = [...defaults, ...args]
     // A command that fails (exit 2 or 3) on a data dir it created itself leaves none behind.
     if (name !== 'version') {

@@ -121,17 +121,20 @@ async function walk(root: string, dispatch: FileDispatch, report: LayerReport, s
       dispatch.record(new VigilError('ERR_FILE_UNREADABLE', `cannot read directory ${rel || '.'}: ${(err as Error).message}; skipped`, { details: { path: rel } }))
       continue
     }
-    // Sorted, so that the report (and the inventory's order of discovery) is the same every run.
-    entries.sort((a, b) => (a.name < b.name ? 1 : a.name > b.name ? -1 : 0))
+    // In name order, so that the report (and the inventory's order of discovery) is the same
+    // every run: files as they come, subdirectories pushed last-first so they pop first-first.
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    const subdirs: string[] = []
     for (const e of entries) {
       const path = rel === '' ? e.name : `${rel}/${e.name}`
       report.stats.entries++
       if (e.isDirectory()) {
-        if (!skip.dir(path)) stack.push(path)
+        if (!skip.dir(path)) subdirs.push(path)
       } else if (e.isFile() && !skip.file(path)) {
         await analyzeFile(root, path, dispatch, report)
       }
     }
+    for (let i = subdirs.length - 1; i >= 0; i--) stack.push(subdirs[i]!)
   }
 }
 

@@ -140,6 +140,17 @@ describe.skipIf(!HAS_SHARED)('--exit-code and the config file, on a CycloneDX SB
     expect(vigilSync(['scan', '--config=' + named, `sbom:${sbom}`, '-q'], { env: { HOME: scratch.path } }).status).toBe(6)
     expect(vigilSync(['scan', `sbom:${sbom}`, '-q'], { env: { HOME: scratch.path, VIGIL_CONFIG: named } }).status).toBe(6)
 
+    // `data` reaches a command that lists no options of its own (db); version reads no file at all.
+    const other = (await scratchDir('vigil-config-db-')).path
+    writeFileSync(join(other, 'vigil.yaml'), `data: ${join(other, 'db-data')}\n`)
+    expect(vigilSync(['db', 'status'], { cwd: other, env: { HOME: scratch.path } }).status).toBe(0)
+    expect(existsSync(join(other, 'db-data', 'store'))).toBe(true)
+    writeFileSync(join(other, 'vigil.yaml'), 'data: [unclosed\n')
+    expect(vigilSync(['version'], { cwd: other, env: { HOME: scratch.path } }).stdout).toBe(`vigil ${VERSION}\n`)
+    const broken = vigilSync(['query', 'top'], { cwd: other, env: { HOME: scratch.path } })
+    expect(broken.status).toBe(2)
+    expect(broken.stderr).toContain(`ERR_CONFIG: config file ${join(other, 'vigil.yaml')}`)
+
     const typo = join(scratch.path, 'typo.yaml')
     writeFileSync(typo, 'scan:\n  sevrity: HIGH\n')
     const bad = vigilSync(['scan', `sbom:${sbom}`, '--config', typo], { env: { HOME: scratch.path } })
