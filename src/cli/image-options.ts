@@ -2,7 +2,7 @@ import { VigilError } from '../errors.js'
 import { parseTarget } from '../image/reference.js'
 import { credentialsFromFiles } from '../image/registry-auth.js'
 import type { RegistryAuth } from '../image/types.js'
-import type { SkipOptions } from '../scan/filesystem.js'
+import type { SkipOptions } from '../scan/skip.js'
 import type { BuildInventoryOptions } from '../scan/inventory.js'
 
 /** The options every command that reads an image takes (`vigil sbom`, `vigil scan`). */

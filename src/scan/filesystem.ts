@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto'
 import { lstatSync, readFileSync, type Dirent } from 'node:fs'
 import { lstat, open, opendir, readFile } from 'node:fs/promises'
 import { isAbsolute, join, relative, resolve, sep } from 'node:path'
-import picomatch from 'picomatch'
 import { cargoLockAnalyzer } from '../analyzers/cargo-lock.js'
 import { ANALYZERS, analyzerSetVersion } from '../analyzers/index.js'
 import { LOCKFILE_ANALYZERS } from '../analyzers/lang/lockfiles.js'
@@ -13,6 +12,7 @@ import { FileDispatch, SNIFF_BYTES } from '../layers/analyze.js'
 import { DEFAULT_LIMITS, type LayerLimits, type LayerReport } from '../layers/types.js'
 import type { Digest, Inventory } from '../types.js'
 import { buildInventoryDetailed, inventoryFromReports, type BuildInventoryOptions, type InventoryResult } from './inventory.js'
+import { dropSkipped, skipper, type SkipOptions, type Skipper } from './skip.js'
 
 /**
  * `dir:` and `rootfs:` targets, as `trivy fs` / `trivy rootfs` / `grype dir:` read them: the
@@ -26,13 +26,7 @@ import { buildInventoryDetailed, inventoryFromReports, type BuildInventoryOption
  */
 const ANALYZERS_OF = { dir: [...LOCKFILE_ANALYZERS, cargoLockAnalyzer], rootfs: ANALYZERS } as const
 
-export interface SkipOptions {
-  /** Globs of directories not to enter, relative to the root (`**\/node_modules`, `test/fixtures`). */
-  skipDirs?: readonly string[]
-  /** Globs of files not to read, relative to the root (`**\/*.min.js`, `docs/requirements.txt`). */
-  skipFiles?: readonly string[]
-}
-
+export type { SkipOptions }
 export type AnyTargetOptions = BuildInventoryOptions & SkipOptions
 
 /**
@@ -44,9 +38,7 @@ export async function buildTargetInventory(target: string, opts: AnyTargetOption
   const parsed = parseTarget(target)
   if (parsed.kind === 'dir' || parsed.kind === 'rootfs') return buildFilesystemInventory(parsed.kind, parsed.path, opts)
   const result = await buildInventoryDetailed(target, opts)
-  const skipped = skipper(opts)
-  if (!skipped.any) return result
-  return { ...result, inventory: { ...result.inventory, packages: result.inventory.packages.filter((p) => !skipped.path(p.path)) } }
+  return { ...result, inventory: dropSkipped(result.inventory, opts) }
 }
 
 export async function buildFilesystemInventory(kind: 'dir' | 'rootfs', path: string, opts: AnyTargetOptions = {}): Promise<InventoryResult> {
@@ -72,34 +64,6 @@ export async function buildFilesystemInventory(kind: 'dir' | 'rootfs', path: str
   const image: Inventory['image'] = { reference: `${kind}:${path}`, digest, platform: kind, layers: [digest] }
   const { inventory, errors } = inventoryFromReports(image, [report], analyzerSetVersion(analyzers), opts)
   return { inventory, errors, layers: [{ digest, cached: false, stats: report.stats }] }
-}
-
-interface Skipper {
-  any: boolean
-  dir(rel: string): boolean
-  file(rel: string): boolean
-  /** A package's path: under a skipped directory, or a skipped file. */
-  path(rel: string): boolean
-}
-
-function skipper(opts: SkipOptions): Skipper {
-  const clean = (globs: readonly string[] | undefined) => (globs ?? []).map((g) => g.replace(/^\.\//, '').replace(/\/+$/, '')).filter((g) => g !== '')
-  const dirs = clean(opts.skipDirs)
-  const files = clean(opts.skipFiles)
-  const never = () => false
-  const dir = dirs.length ? picomatch(dirs, { dot: true }) : never
-  const file = files.length ? picomatch(files, { dot: true }) : never
-  return {
-    any: dirs.length + files.length > 0,
-    dir,
-    file,
-    path: (rel) => {
-      if (file(rel)) return true
-      const parts = rel.split('/')
-      for (let i = 1; i < parts.length; i++) if (dir(parts.slice(0, i).join('/'))) return true
-      return false
-    },
-  }
 }
 
 /**

@@ -131,5 +131,14 @@ describe.skipIf(!hasImage('debian-node-app'))('rootfs: an unpacked corpus image'
     expect(ecosystems.has('npm') && ecosystems.has('Debian')).toBe(true)
     const strip = ({ layer: _layer, ...p }: Pkg) => JSON.stringify(p)
     expect(b.packages.map(strip).sort()).toEqual(a.packages.map(strip).sort())
+
+    // --skip-dirs: the walk does not enter app/node_modules; the image's packages found there are dropped.
+    const skip = ['--skip-dirs', 'app/node_modules']
+    const imageSkipped = JSON.parse(vigilSync(['sbom', `oci:${image}`, '-f', 'json', '-q', '--data', data, ...skip]).stdout) as InventoryJson
+    const rootfsSkipped = JSON.parse(vigilSync(['sbom', `rootfs:${root}`, '-f', 'json', '-q', '--data', data, ...skip]).stdout) as InventoryJson
+    const underSkipped = a.packages.filter((p) => p.path?.startsWith('app/node_modules/')).length
+    expect(underSkipped).toBeGreaterThan(10)
+    expect(imageSkipped.packages.length).toBe(a.packages.length - underSkipped)
+    expect(rootfsSkipped.packages.map(strip).sort()).toEqual(imageSkipped.packages.map(strip).sort())
   }, 120_000)
 })

@@ -10,6 +10,7 @@ import { applyPolicy, failingFindings, parseFailOn, parseSeverityList, type Poli
 import { readVexFile } from '../../report/vex.js'
 import { readSbomFile } from '../../sbom/read.js'
 import type { AnyTargetOptions } from '../../scan/filesystem.js'
+import { dropSkipped } from '../../scan/skip.js'
 import { indexImage } from '../../assess/index-image.js'
 import { ensureSchema } from '../../assess/rebuild.js'
 import { openStore, type Store } from '../../store/env.js'
@@ -129,7 +130,7 @@ async function run(argv: string[], io: CliIo): Promise<number> {
   const dataDir = resolveDataDir(values.data, io.env)
   const parsed = parseTarget(target)
   // An SBOM is read before the store opens, so a bad file leaves no data dir behind.
-  let inventory = parsed.kind === 'sbom' ? await readSbomTarget(parsed.path, io, quiet) : undefined
+  let inventory = parsed.kind === 'sbom' ? dropSkipped(await readSbomTarget(parsed.path, io, quiet), source) : undefined
   const store = openStore(dataDir)
   let findings
   try {
