@@ -5,7 +5,7 @@ import { ensureSchema, resumePending, warmIndex } from '../assess/index.js'
 import { collectYoungBetweenDeltas } from '../assess/gc.js'
 import { toErrorRecord, type ErrorRecord, type VigilError } from '../errors.js'
 import { Metrics } from '../http/metrics.js'
-import { createHttpServer, listenHttp } from '../http/server.js'
+import { closeHttp, createHttpServer, listenHttp } from '../http/server.js'
 import { LayerPool } from '../layers/pool.js'
 import { loadSecretKey } from '../secrets.js'
 import { openStore, type Store } from '../store/env.js'
@@ -159,7 +159,7 @@ export async function startDaemon(config: Readonly<DaemonConfig>, log: Logger): 
     }
   } catch (err) {
     // HTTP first: its plugins follow NATS subjects and would keep retrying on a closed connection.
-    await openHttp?.close().catch(() => undefined)
+    if (openHttp) await closeHttp(openHttp)
     await broker?.close().catch(() => undefined)
     await pool?.close().catch(() => undefined)
     await store.close().catch(() => undefined)

@@ -51,11 +51,32 @@ const LISTEN_FAULTS: Record<string, string> = {
  * (the Harbor results follower retries forever) and with them a process that can never serve.
  * Returns host:port as bound (the real port when 0 was asked for).
  */
+// How long a failed start waits for the app's onClose hooks.
+const CLOSE_LIMIT_MS = 2_000
+
+/**
+ * Closes the app, waiting at most CLOSE_LIMIT_MS: an onClose hook that never returns (the Harbor
+ * results follower, stopped while it is still subscribing, waits on its consumer until the
+ * connection closes, which comes after) must not keep a failed start from exiting.
+ */
+export function closeHttp(app: FastifyInstance): Promise<void> {
+  // Once per app: a second caller waits for the same bounded close, not for another limit.
+  let closing = closings.get(app)
+  if (!closing) {
+    let timer: NodeJS.Timeout | undefined
+    const limit = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_LIMIT_MS)))
+    closing = Promise.race([app.close().then(() => undefined, () => undefined), limit]).finally(() => clearTimeout(timer))
+    closings.set(app, closing)
+  }
+  return closing
+}
+const closings = new WeakMap<FastifyInstance, Promise<void>>()
+
 export async function listenHttp(app: FastifyInstance, address: { host: string; port: number }): Promise<string> {
   try {
     await app.listen({ host: address.host, port: address.port })
   } catch (err) {
-    await app.close().catch(() => undefined)
+    await closeHttp(app)
     const code = (err as NodeJS.ErrnoException).code ?? ''
     const why = LISTEN_FAULTS[code] ?? `cannot be listened on: ${(err as Error).message}`
     throw new VigilError('ERR_LISTEN', `HTTP address ${address.host}:${address.port} ${why}; choose another with --http HOST:PORT or $VIGIL_HTTP`, { cause: err })
