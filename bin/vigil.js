@@ -10,3 +10,6 @@ if (!existsSync(fileURLToPath(entry))) {
 }
 const { main } = await import(entry.href)
 process.exitCode = await main(process.argv.slice(2))
+// The command is over. A handle some library left open must not keep the process (or a
+// supervisor waiting on it) alive: unref'd, so an idle loop still exits at once.
+setTimeout(() => process.exit(), 2_000).unref()

@@ -16,6 +16,7 @@ export const ERRORS = {
   // usage and configuration
   ERR_USAGE: { retryable: false, exit: 2, summary: 'bad command-line usage' },
   ERR_CONFIG: { retryable: false, exit: 2, summary: 'invalid configuration' },
+  ERR_LISTEN: { retryable: true, exit: 3, summary: 'the HTTP address cannot be listened on (in use, not permitted, or not on this host)' },
   // image references and sources
   ERR_TARGET_INVALID: { retryable: false, exit: 2, summary: 'the target is not a valid image reference' },
   ERR_TARGET_NOT_FOUND: { retryable: false, exit: 2, summary: 'the image, tag or file does not exist' },
@@ -23,6 +24,7 @@ export const ERRORS = {
   ERR_MANIFEST_INVALID: { retryable: false, exit: 2, summary: 'the manifest or index is malformed' },
   ERR_MEDIA_TYPE_UNSUPPORTED: { retryable: false, exit: 2, summary: 'unsupported media type' },
   ERR_ARCHIVE_INVALID: { retryable: false, exit: 2, summary: 'the docker-archive or OCI layout is malformed' },
+  ERR_FILE_UNREADABLE: { retryable: false, exit: 2, summary: 'a file or directory of a dir: or rootfs: target cannot be read (skipped)' },
   // registry
   ERR_REGISTRY_AUTH: { retryable: false, exit: 2, summary: 'the registry refused the credentials' },
   ERR_REGISTRY_UNAVAILABLE: { retryable: true, exit: 3, summary: 'the registry answered 5xx, timed out or reset the connection' },

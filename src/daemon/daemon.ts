@@ -5,7 +5,7 @@ import { ensureSchema, resumePending, warmIndex } from '../assess/index.js'
 import { collectYoungBetweenDeltas } from '../assess/gc.js'
 import { toErrorRecord, VigilError, type ErrorRecord } from '../errors.js'
 import { Metrics } from '../http/metrics.js'
-import { createHttpServer } from '../http/server.js'
+import { closeHttp, createHttpServer, listenHttp } from '../http/server.js'
 import { LayerPool } from '../layers/pool.js'
 import { loadSecretKey } from '../secrets.js'
 import { openStore, storeFault, type Store } from '../store/env.js'
@@ -54,6 +54,7 @@ export async function startDaemon(config: Readonly<DaemonConfig>, log: Logger): 
   process.on('unhandledRejection', onUnhandled)
   let broker: Broker | undefined
   let pool: LayerPool | undefined
+  let openHttp: FastifyInstance | undefined
   const metrics = new Metrics()
   try {
     ensureSchema(store)
@@ -127,11 +128,10 @@ export async function startDaemon(config: Readonly<DaemonConfig>, log: Logger): 
     log.debug({ ...warmed, ms: Math.round(performance.now() - warmStarted) }, 'index warmed')
 
     const http = config.http ? await createHttpServer({ config, store, metrics, nc, js, secretKey: secret.key, log, readiness }) : undefined
+    openHttp = http
     let httpAddress: string | undefined
     if (http && config.http) {
-      await http.listen({ host: config.http.host, port: config.http.port })
-      const addr = http.server.address()
-      httpAddress = typeof addr === 'object' && addr ? `${config.http.host}:${addr.port}` : undefined
+      httpAddress = await listenHttp(http, config.http)
       log.info({ http: httpAddress }, 'HTTP listening')
     }
 
@@ -196,6 +196,8 @@ export async function startDaemon(config: Readonly<DaemonConfig>, log: Logger): 
       },
     }
   } catch (err) {
+    // HTTP first: its plugins follow NATS subjects and would keep retrying on a closed connection.
+    if (openHttp) await closeHttp(openHttp)
     await broker?.close().catch(() => undefined)
     await pool?.close().catch(() => undefined)
     await store.close().catch(() => undefined)

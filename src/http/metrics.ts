@@ -1,9 +1,10 @@
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks'
 
 /**
- * Prometheus text exposition written by hand: the daemon needs a handful of counters, one
- * histogram and a few gauges, which is less code than wiring prom-client's registry, and it adds
- * no dependency. Format: https://prometheus.io/docs/instrumenting/exposition_formats/
+ * The daemon's own counters and gauges, as Prometheus text written by hand: plain fields the job
+ * worker and followers bump, with nothing to register. What prom-client does better (process and
+ * Node.js defaults, labelled request histograms, values read at scrape time) is in
+ * prometheus.ts; /metrics serves both. Format: https://prometheus.io/docs/instrumenting/exposition_formats/
  */
 export type JobOutcome = 'done' | 'failed' | 'retried' | 'dead_lettered' | 'duplicate' | 'invalid' | 'interrupted'
 

@@ -6,9 +6,11 @@ import type { Logger } from 'pino'
 import type { DaemonConfig } from '../daemon/config.js'
 import { toErrorRecord, VigilError } from '../errors.js'
 import type { Store } from '../store/env.js'
+import { isLoopbackHost } from '../image/reference.js'
 import { healthRoutes } from './health.js'
 import { harborPlugin } from './harbor/plugin.js'
 import type { Metrics } from './metrics.js'
+import { createPromMetrics } from './prometheus.js'
 import { queryRoutes } from './query-routes.js'
 
 /** What every route plugin is given (the Harbor adapter included): no globals, no second connection. */
@@ -38,7 +40,63 @@ const ROUTE_PLUGINS: { plugin: FastifyPluginAsync<HttpServices>; prefix?: string
 /** Probes stay reachable without the API token (orchestrators do not carry it). */
 const PUBLIC_PATHS = new Set(['/healthz', '/readyz'])
 
+const LISTEN_FAULTS: Record<string, string> = {
+  EADDRINUSE: 'is already in use (another vigil, or another program, listens there)',
+  EACCES: 'is not permitted to this user (ports below 1024 need privileges)',
+  EADDRNOTAVAIL: 'is not an address of this host',
+}
+
+/**
+ * Listens, or closes the app and throws ERR_LISTEN: an app left open keeps its plugins' timers
+ * (the Harbor results follower retries forever) and with them a process that can never serve.
+ * Returns host:port as bound (the real port when 0 was asked for).
+ */
+// How long a failed start waits for the app's onClose hooks.
+const CLOSE_LIMIT_MS = 2_000
+
+/**
+ * Closes the app, waiting at most CLOSE_LIMIT_MS: an onClose hook that never returns (the Harbor
+ * results follower, stopped while it is still subscribing, waits on its consumer until the
+ * connection closes, which comes after) must not keep a failed start from exiting.
+ */
+export function closeHttp(app: FastifyInstance): Promise<void> {
+  // Once per app: a second caller waits for the same bounded close, not for another limit.
+  let closing = closings.get(app)
+  if (!closing) {
+    let timer: NodeJS.Timeout | undefined
+    const limit = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_LIMIT_MS)))
+    closing = Promise.race([app.close().then(() => undefined, () => undefined), limit]).finally(() => clearTimeout(timer))
+    closings.set(app, closing)
+  }
+  return closing
+}
+const closings = new WeakMap<FastifyInstance, Promise<void>>()
+
+export async function listenHttp(app: FastifyInstance, address: { host: string; port: number }): Promise<string> {
+  try {
+    await app.listen({ host: address.host, port: address.port })
+  } catch (err) {
+    await closeHttp(app)
+    const code = (err as NodeJS.ErrnoException).code ?? ''
+    const why = LISTEN_FAULTS[code] ?? `cannot be listened on: ${(err as Error).message}`
+    throw new VigilError('ERR_LISTEN', `HTTP address ${address.host}:${address.port} ${why}; choose another with --http HOST:PORT or $VIGIL_HTTP`, { cause: err })
+  }
+  const bound = app.server.address()
+  return `${address.host}:${typeof bound === 'object' && bound ? bound.port : address.port}`
+}
+
+/**
+ * What to warn about at start when the API is reachable from other hosts and anyone there may
+ * use it: queries list every image's packages and findings, and scans can be asked for.
+ */
+export function exposureWarning(http: { host: string; port: number } | undefined, apiToken: string | undefined): string | undefined {
+  if (!http || apiToken !== undefined || isLoopbackHost(http.host.includes(':') ? `[${http.host}]` : http.host)) return undefined
+  return `the HTTP API listens on ${http.host}:${http.port}, beyond loopback, and VIGIL_API_TOKEN is unset: anyone who can reach it may query the fleet and submit scans; set VIGIL_API_TOKEN, or --http 127.0.0.1:${http.port}`
+}
+
 export async function createHttpServer(services: HttpServices): Promise<FastifyInstance> {
+  const exposed = exposureWarning(services.config.http, services.config.apiToken)
+  if (exposed) services.log.warn({ http: services.config.http }, exposed)
   const app = Fastify({
     // Per-request lines are info; the daemon's own log is what operators read, so HTTP logs warnings only.
     loggerInstance: services.log.child({ component: 'http' }, { level: 'warn' }) as FastifyBaseLogger,
@@ -62,7 +120,9 @@ export async function createHttpServer(services: HttpServices): Promise<FastifyI
       }
     })
   }
-  app.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4').send(services.metrics.render()))
+  const prom = createPromMetrics(services)
+  prom.instrument(app)
+  app.get('/metrics', async (_req, reply) => reply.type(prom.registry.contentType).send(services.metrics.render() + (await prom.registry.metrics())))
   app.setErrorHandler((err, _req, reply) => {
     const validation = (err as { validation?: unknown }).validation !== undefined
     const rec = validation ? { code: 'ERR_USAGE', message: (err as Error).message } : toErrorRecord(err)

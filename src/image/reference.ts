@@ -6,6 +6,8 @@ export type Target =
   | { kind: 'oci'; dir: string; tag?: string }
   | { kind: 'docker-archive'; path: string }
   | { kind: 'sbom'; path: string }
+  /** A source tree (lockfiles and manifests) or an unpacked root filesystem (installed packages). */
+  | { kind: 'dir' | 'rootfs'; path: string }
   | RegistryTarget
 
 export interface RegistryTarget {
@@ -24,6 +26,8 @@ export const TARGET_SYNTAX = [
   'oci:DIR[:TAG]            an OCI image layout directory',
   'docker-archive:FILE      a `docker save` tar (legacy or Docker >= 25 layout)',
   'sbom:FILE                a CycloneDX or SPDX JSON SBOM (scan only)',
+  'dir:PATH                 a source tree or CI checkout: its lockfiles and manifests',
+  'rootfs:PATH              an unpacked root filesystem: OS and installed language packages',
   'HOST[:PORT]/REPO[:TAG]   a registry image, e.g. ghcr.io/org/app:1.2 or alpine:3.19 (Docker Hub)',
   'HOST[:PORT]/REPO@sha256:<64 hex>',
   '[http://|https://]HOST[:PORT]/REPO[:TAG]   with an explicit scheme',
@@ -53,11 +57,17 @@ export function parseTarget(input: string): Target {
     if (path === '') throw invalid(target, 'sbom: needs a file path')
     return { kind: 'sbom', path }
   }
+  for (const kind of ['dir', 'rootfs'] as const) {
+    if (!target.startsWith(`${kind}:`)) continue
+    const path = target.slice(kind.length + 1)
+    if (path === '') throw invalid(target, `${kind}: needs a directory`)
+    return { kind, path }
+  }
   if (target.startsWith('docker://')) return parseRegistryReference(target.slice('docker://'.length), target)
   const scheme = /^(https?):\/\//.exec(target)
   if (scheme) return { ...parseRegistryReference(target.slice(scheme[0].length), target, true), scheme: scheme[1] as 'http' | 'https' }
-  if (/^(?:\.{0,2}\/|~)/.test(target)) {
-    throw invalid(target, `a path needs its kind: oci:${target} for a layout directory, docker-archive:${target} for a tar`)
+  if (/^(?:\.{0,2}\/|~)/.test(target) || target === '.' || target === '..') {
+    throw invalid(target, `a path needs its kind: dir:${target} for a source tree, rootfs:${target} for an unpacked root filesystem, oci:${target} for a layout directory, docker-archive:${target} for a tar`)
   }
   return parseRegistryReference(target, target)
 }
@@ -134,7 +144,9 @@ export function formatTarget(t: Target): string {
     case 'docker-archive':
       return `docker-archive:${t.path}`
     case 'sbom':
-      return `sbom:${t.path}`
+    case 'dir':
+    case 'rootfs':
+      return `${t.kind}:${t.path}`
     case 'registry': {
       const scheme = t.scheme ? `${t.scheme}://` : ''
       const tag = t.tag ? `:${t.tag}` : ''

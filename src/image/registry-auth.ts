@@ -1,3 +1,7 @@
+import { execFile } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { homedir } from 'node:os'
+import { join } from 'node:path'
 import { VigilError } from '../errors.js'
 import { fetchWithRetry, redactUrl, type HttpOptions } from './http.js'
 import { isLoopbackHost } from './reference.js'
@@ -114,4 +118,126 @@ export async function fetchToken(challenge: Challenge, scope: string, auth: Regi
 /** The pull scope for a repository, as the token spec writes it. */
 export function pullScope(repository: string): string {
   return `repository:${repository}:pull`
+}
+
+/**
+ * Where `docker login` and `podman login` keep credentials, in the order they are consulted:
+ * `$REGISTRY_AUTH_FILE`, podman's `$XDG_RUNTIME_DIR/containers/auth.json`, then Docker's
+ * `$DOCKER_CONFIG/config.json` (`~/.docker/config.json`). The first file that knows the registry
+ * answers.
+ */
+export function credentialFiles(env: NodeJS.ProcessEnv): string[] {
+  const home = env.HOME || homedir()
+  return [
+    env.REGISTRY_AUTH_FILE,
+    env.XDG_RUNTIME_DIR ? join(env.XDG_RUNTIME_DIR, 'containers', 'auth.json') : undefined,
+    join(env.DOCKER_CONFIG || join(home, '.docker'), 'config.json'),
+  ].filter((p): p is string => !!p)
+}
+
+interface DockerConfig {
+  auths?: Record<string, { auth?: string; username?: string; password?: string }>
+  credsStore?: string
+  credHelpers?: Record<string, string>
+}
+
+const DOCKER_HUB_HOSTS = new Set(['registry-1.docker.io', 'index.docker.io', 'docker.io'])
+/** The server URL Docker files and helpers use for Docker Hub. */
+const DOCKER_HUB_SERVER = 'https://index.docker.io/v1/'
+
+/** `https://host:port/v1/` → `host:port`; Docker Hub's aliases → one name. */
+function serverKey(server: string): string {
+  const host = server.replace(/^[a-z]+:\/\//i, '').replace(/\/.*$/, '').toLowerCase()
+  return DOCKER_HUB_HOSTS.has(host) ? 'index.docker.io' : host
+}
+
+/**
+ * Credentials for `registry` (`host[:port]` as the API is reached) from the standard files, as
+ * Docker resolves them: `credHelpers[host]`, else `credsStore`, through the
+ * `docker-credential-NAME get` protocol; else the file's own `auths` entry (`auth` = base64
+ * `user:password`, or `username` + `password`). Undefined when nothing knows the registry, or a
+ * helper named there is not installed.
+ */
+export async function credentialsFromFiles(registry: string, env: NodeJS.ProcessEnv = process.env): Promise<RegistryAuth | undefined> {
+  const key = serverKey(registry)
+  for (const file of credentialFiles(env)) {
+    const config = readDockerConfig(file)
+    if (!config) continue
+    const entry = Object.entries(config.auths ?? {}).find(([server]) => serverKey(server) === key)
+    const helper = Object.entries(config.credHelpers ?? {}).find(([server]) => serverKey(server) === key)?.[1] ?? config.credsStore
+    if (helper) {
+      const fromHelper = await credentialHelperGet(helper, entry?.[0] ?? (key === 'index.docker.io' ? DOCKER_HUB_SERVER : registry), env)
+      if (fromHelper) return fromHelper
+    }
+    const inline = entry ? inlineCredentials(file, entry[0], entry[1]) : undefined
+    if (inline) return inline
+  }
+  return undefined
+}
+
+function readDockerConfig(file: string): DockerConfig | undefined {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch {
+    return undefined
+  }
+  try {
+    const doc = JSON.parse(text) as unknown
+    return typeof doc === 'object' && doc !== null && !Array.isArray(doc) ? (doc as DockerConfig) : undefined
+  } catch (err) {
+    throw new VigilError('ERR_CONFIG', `registry credentials file ${file} is not JSON: ${(err as Error).message}`)
+  }
+}
+
+function inlineCredentials(file: string, server: string, entry: { auth?: string; username?: string; password?: string }): RegistryAuth | undefined {
+  if (typeof entry.auth === 'string' && entry.auth !== '') {
+    const text = Buffer.from(entry.auth, 'base64').toString('utf8')
+    const colon = text.indexOf(':')
+    if (colon <= 0) throw new VigilError('ERR_CONFIG', `${file}: auths["${server}"].auth is not base64 of user:password`)
+    return { kind: 'basic', username: text.slice(0, colon), password: text.slice(colon + 1) }
+  }
+  if (typeof entry.username === 'string' && entry.username !== '' && typeof entry.password === 'string') {
+    return { kind: 'basic', username: entry.username, password: entry.password }
+  }
+  return undefined
+}
+
+const HELPER_TIMEOUT_MS = 30_000
+
+/**
+ * `docker-credential-NAME get` with the server URL on stdin, answering
+ * `{"ServerURL", "Username", "Secret"}`. A helper that does not know the server says so and exits
+ * non-zero ("credentials not found"): that is no credentials, not an error. An identity token
+ * (Username `<token>`) is an OAuth refresh token this client cannot use; it is passed over.
+ */
+export async function credentialHelperGet(name: string, server: string, env: NodeJS.ProcessEnv = process.env): Promise<RegistryAuth | undefined> {
+  if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new VigilError('ERR_CONFIG', `credential helper name "${name}" is not a plain program name`)
+  const program = `docker-credential-${name}`
+  let stdout: string
+  try {
+    stdout = await new Promise<string>((resolve, reject) => {
+      const child = execFile(program, ['get'], { env, timeout: HELPER_TIMEOUT_MS, maxBuffer: 1024 * 1024 }, (err, out, errText) => {
+        // Helpers write their error to stdout (docker-credential-helpers' protocol), some to stderr.
+        if (err) reject(Object.assign(err, { said: `${String(out).trim()} ${String(errText).trim()}`.trim() }))
+        else resolve(String(out))
+      })
+      child.stdin?.on('error', () => undefined)
+      child.stdin?.end(server)
+    })
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException & { said?: string; killed?: boolean }
+    if (e.code === 'ENOENT') return undefined
+    const said = e.said ?? ''
+    if (/credentials not found/i.test(said)) return undefined
+    throw new VigilError('ERR_REGISTRY_AUTH', `${program} get failed for ${server}: ${e.killed ? `no answer in ${HELPER_TIMEOUT_MS / 1000} s` : said || e.message}`)
+  }
+  let answer: { Username?: unknown; Secret?: unknown }
+  try {
+    answer = JSON.parse(stdout) as typeof answer
+  } catch {
+    throw new VigilError('ERR_REGISTRY_AUTH', `${program} get answered something other than JSON for ${server}`)
+  }
+  if (typeof answer.Username !== 'string' || typeof answer.Secret !== 'string' || answer.Username === '' || answer.Username === '<token>') return undefined
+  return { kind: 'basic', username: answer.Username, password: answer.Secret }
 }

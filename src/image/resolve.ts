@@ -22,5 +22,8 @@ export async function resolveImage(target: string | Target, opts: ResolveOptions
       return resolveRegistry(t, opts, reference)
     case 'sbom':
       throw new VigilError('ERR_TARGET_INVALID', `${reference} is an SBOM, not an image: only \`vigil scan\` takes sbom: targets`)
+    case 'dir':
+    case 'rootfs':
+      throw new VigilError('ERR_TARGET_INVALID', `${reference} is a local filesystem, not an image: only \`vigil scan\` and \`vigil sbom\` read ${t.kind}: targets`)
   }
 }

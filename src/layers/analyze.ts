@@ -1,7 +1,7 @@
 import { createReadStream, statSync } from 'node:fs'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import type { Analyzer, AnalyzerResult, FileInfo } from '../analyzers/types.js'
+import type { Analyzer, AnalyzerResult, FileInfo, ParseContext } from '../analyzers/types.js'
 import { VigilError, toErrorRecord, type ErrorRecord } from '../errors.js'
 import { openBlobStream } from '../image/digest.js'
 import type { LayerRef } from '../image/types.js'
@@ -13,7 +13,7 @@ import { DEFAULT_LIMITS, type FileReport, type LayerLimits, type LayerReport } f
 const WHITEOUT = '.wh.'
 const OPAQUE = '.wh..wh..opq'
 /** How much of a file a `sniff` analyzer sees before deciding whether to read it all. */
-const SNIFF_BYTES = 4096
+export const SNIFF_BYTES = 4096
 /** Errors kept per layer; a hostile layer could otherwise grow the report without bound. */
 const MAX_ERRORS = 100
 const NETWORK_CODES = new Set(['ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ECONNREFUSED', 'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_SOCKET'])
@@ -137,13 +137,16 @@ class TarWalker {
   private pending: Pending | undefined
   /** Paths whose content an analyzer looked at: a hard link to one needs no warning. */
   private readonly examined = new Set<string>()
+  private readonly dispatch: FileDispatch
 
   constructor(
-    private readonly analyzers: readonly Analyzer[],
+    analyzers: readonly Analyzer[],
     private readonly limits: LayerLimits,
     private readonly report: LayerReport,
-    private readonly layerDigest: string,
-  ) {}
+    layerDigest: string,
+  ) {
+    this.dispatch = new FileDispatch(analyzers, limits, report, layerDigest)
+  }
 
   /** Handles every event the reader can produce from the chunks pushed so far. */
   async drain(): Promise<void> {
@@ -158,7 +161,7 @@ class TarWalker {
     this.report.stats.entries++
     const path = normalizeEntryPath(header.name)
     if (path === null) {
-      this.record(new VigilError('ERR_PATH_UNSAFE', `tar entry "${header.name}" escapes the layer root; skipped`, { details: { entry: header.name } }))
+      this.dispatch.record(new VigilError('ERR_PATH_UNSAFE', `tar entry "${header.name}" escapes the layer root; skipped`, { details: { entry: header.name } }))
       return
     }
     const name = basename(path)
@@ -175,41 +178,33 @@ class TarWalker {
     const type = header.type
     if (type === 'file' || type === 'contiguous-file') {
       const info: FileInfo = { path, size: header.size, mode: header.mode }
-      const matched = this.matching(info)
+      const matched = this.dispatch.matching(info)
       if (matched.length > 0) this.startRead(info, matched)
       return
     }
     if (type === 'link') return this.onHardLink(path, header)
     // Symlinks, directories and devices are never followed or read, so a symlink loop or a link
     // pointing out of the root costs nothing; they only hide a lower layer's file at this path.
-    if (type !== 'directory' && this.matching({ path, size: 0, mode: header.mode }).length > 0) this.report.shadows.push(path)
+    if (type !== 'directory' && this.dispatch.matching({ path, size: 0, mode: header.mode }).length > 0) this.report.shadows.push(path)
     return
   }
 
   private onHardLink(path: string, header: TarHeader): Promise<void> | undefined {
     const target = normalizeEntryPath(header.linkname)
     if (target === null) {
-      this.record(new VigilError('ERR_PATH_UNSAFE', `hard link "${header.name}" points outside the layer root ("${header.linkname}"); skipped`, { details: { entry: header.name } }))
+      this.dispatch.record(new VigilError('ERR_PATH_UNSAFE', `hard link "${header.name}" points outside the layer root ("${header.linkname}"); skipped`, { details: { entry: header.name } }))
       return
     }
     const bytes = this.retained.get(target)
     const info: FileInfo = { path, size: bytes?.length ?? 0, mode: header.mode }
-    const matched = this.matching(info)
+    const matched = this.dispatch.matching(info)
     if (matched.length === 0) return
-    if (bytes) return this.parseAll(info, matched, bytes)
+    if (bytes) return this.dispatch.parseAll(info, matched, bytes)
     // The target's bytes were not kept: the link hides a lower layer's file here. When no analyzer
     // ever looked at them (the target's name matched nothing), they went unread: the report says so.
     this.report.shadows.push(path)
-    if (!this.examined.has(target)) this.record(new VigilError('ERR_LINK_UNREAD', `hard link ${path} points at ${target}, a file no analyzer read; its content was not read`, { details: { path, target } }))
+    if (!this.examined.has(target)) this.dispatch.record(new VigilError('ERR_LINK_UNREAD', `hard link ${path} points at ${target}, a file no analyzer read; its content was not read`, { details: { path, target } }))
     return
-  }
-
-  private matching(info: FileInfo): Analyzer[] {
-    let out: Analyzer[] | undefined
-    for (const a of this.analyzers) {
-      if (a.match(info)) (out ??= []).push(a)
-    }
-    return out ?? NONE
   }
 
   private startRead(info: FileInfo, matched: Analyzer[]): void {
@@ -221,7 +216,7 @@ class TarWalker {
       this.reader.collect(Math.min(SNIFF_BYTES, info.size))
       return
     }
-    if (!this.fits(info, matched)) return
+    if (!this.dispatch.fits(info, matched)) return
     // Read anyway for the others: the sniffing analyzers still only get what they recognise.
     this.pending = { info, analyzers: matched, phase: 'full', resniff: sniffers > 0 }
     this.reader.collect(info.size)
@@ -233,7 +228,7 @@ class TarWalker {
     this.examined.add(p.info.path)
     if (p.phase === 'sniff') {
       const wanted = p.analyzers.filter((a) => a.sniff!(bytes))
-      if (wanted.length === 0 || !this.fits(p.info, wanted)) {
+      if (wanted.length === 0 || !this.dispatch.fits(p.info, wanted)) {
         this.pending = undefined
         return
       }
@@ -253,11 +248,33 @@ class TarWalker {
       this.retained.set(p.info.path, bytes)
       this.retainedBytes += bytes.length
     }
-    return this.parseAll(p.info, wanted, bytes)
+    return this.dispatch.parseAll(p.info, wanted, bytes)
+  }
+}
+
+/**
+ * Which analyzers take a file, whether it fits their read limit, and their results and errors
+ * into the report: the per-file half of the layer walk, shared with the filesystem walk of
+ * `dir:` and `rootfs:` targets (src/scan/filesystem.ts).
+ */
+export class FileDispatch {
+  constructor(
+    private readonly analyzers: readonly Analyzer[],
+    private readonly limits: LayerLimits,
+    private readonly report: LayerReport,
+    private readonly layerDigest: string,
+  ) {}
+
+  matching(info: FileInfo): Analyzer[] {
+    let out: Analyzer[] | undefined
+    for (const a of this.analyzers) {
+      if (a.match(info)) (out ??= []).push(a)
+    }
+    return out ?? NONE
   }
 
   /** False (and ERR_FILE_TOO_LARGE recorded) when the file is over every analyzer's read limit. */
-  private fits(info: FileInfo, analyzers: Analyzer[]): boolean {
+  fits(info: FileInfo, analyzers: Analyzer[]): boolean {
     let limit = 0
     for (const a of analyzers) limit = Math.max(limit, a.maxBytes ?? this.limits.maxFileBytes)
     if (info.size <= limit) return true
@@ -265,10 +282,10 @@ class TarWalker {
     return false
   }
 
-  private async parseAll(info: FileInfo, analyzers: Analyzer[], bytes: Uint8Array): Promise<void> {
+  async parseAll(info: FileInfo, analyzers: Analyzer[], bytes: Uint8Array, context: Pick<ParseContext, 'readRelative'> = {}): Promise<void> {
     for (const a of analyzers) {
       try {
-        const { warnings, ...result }: AnalyzerResult = await a.parse(bytes, { ...info, layer: this.layerDigest })
+        const { warnings, ...result }: AnalyzerResult = await a.parse(bytes, { ...info, layer: this.layerDigest, ...context })
         for (const w of warnings ?? []) this.record({ ...w, message: `${a.name} on ${info.path}: ${w.message}`, details: { ...w.details, path: info.path, analyzer: a.name } })
         if (result.packages?.length || result.os || result.ownedFiles?.length) {
           const file: FileReport = { path: info.path, analyzer: a.name, result }
@@ -281,7 +298,7 @@ class TarWalker {
     }
   }
 
-  private record(err: VigilError | ErrorRecord): void {
+  record(err: VigilError | ErrorRecord): void {
     const errors = this.report.errors
     if (errors.length < MAX_ERRORS) errors.push(VigilError.is(err) ? err.toRecord() : err)
     else if (errors.length === MAX_ERRORS) errors.push({ code: VigilError.is(err) ? err.code : err.code, message: `more than ${MAX_ERRORS} problems in this layer; the rest are not listed`, retryable: false })

@@ -62,23 +62,10 @@ export async function buildInventoryDetailed(target: string, opts: BuildInventor
   try {
     const analyzed = await analyzeAll(image, pool, cache, opts)
     const reports = image.layers.map((l) => analyzed.get(l.digest)!.report)
-    const merged = mergeLayers(reports)
-    const { os: facts, ownedFiles } = visibleResults(merged.files)
-    const os = osInfoFromFacts(facts)
-    const packages = finalizeInventory(merged.packages, os, ownedFiles, { includeOsOwned: opts.includeOsOwned ?? false })
-    opts.onProgress?.({ kind: 'merged', packages: packages.length })
-    const inventory: Inventory = {
-      v: 1,
-      image: imageInfo(image),
-      ...(os ? { os } : {}),
-      packages,
-      analyzerSet: analyzerSetVersion(ANALYZERS),
-      createdAt: new Date().toISOString(),
-      ...(merged.errors.length ? { warnings: merged.errors.map(toWarning) } : {}),
-    }
+    const { inventory, errors } = inventoryFromReports(imageInfo(image), reports, analyzerSetVersion(ANALYZERS), opts)
     return {
       inventory,
-      errors: merged.errors,
+      errors,
       layers: image.layers.map((l) => {
         const a = analyzed.get(l.digest)!
         return { digest: l.digest, cached: a.cached, stats: a.report.stats }
@@ -88,6 +75,25 @@ export async function buildInventoryDetailed(target: string, opts: BuildInventor
     if (!opts.pool) await pool.close()
     if (!opts.store && store) await store.close()
   }
+}
+
+/** Layer reports, bottom first → merged → OS known → finalized packages: every target's last step. */
+export function inventoryFromReports(image: ImageInfo, reports: readonly LayerReport[], analyzerSet: string, opts: Pick<BuildInventoryOptions, 'includeOsOwned' | 'onProgress'>): { inventory: Inventory; errors: ErrorRecord[] } {
+  const merged = mergeLayers(reports)
+  const { os: facts, ownedFiles } = visibleResults(merged.files)
+  const os = osInfoFromFacts(facts)
+  const packages = finalizeInventory(merged.packages, os, ownedFiles, { includeOsOwned: opts.includeOsOwned ?? false })
+  opts.onProgress?.({ kind: 'merged', packages: packages.length })
+  const inventory: Inventory = {
+    v: 1,
+    image,
+    ...(os ? { os } : {}),
+    packages,
+    analyzerSet,
+    createdAt: new Date().toISOString(),
+    ...(merged.errors.length ? { warnings: merged.errors.map(toWarning) } : {}),
+  }
+  return { inventory, errors: merged.errors }
 }
 
 /** Every distinct layer at once: the pool queues what does not fit its threads. */

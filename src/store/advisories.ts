@@ -281,9 +281,15 @@ export interface AdvisoryStatus {
   exploit: { epss: number; kev: number; epssDate?: string; kevDate?: string }
 }
 
-export function advisoryStatus(store: Store): AdvisoryStatus {
+/** Each feed source's record count and dates, by source name (cheap: a few meta entries). */
+export function feedSources(store: Store): Record<string, FeedSourceMeta> {
   const sources: Record<string, FeedSourceMeta> = {}
   for (const { key, value } of store.meta.getRange({ start: 'feed:', end: 'feed;' })) sources[keyString(key).slice(5)] = value as FeedSourceMeta
+  return sources
+}
+
+export function advisoryStatus(store: Store): AdvisoryStatus {
+  const sources = feedSources(store)
   const ecosystems: AdvisoryStatus['ecosystems'] = {}
   for (const { key, value } of store.advisories.getRange({})) {
     const eco = splitStoreKey(keyString(key)).ecosystem

@@ -6,6 +6,7 @@ import { DEFAULTS, parseHostPort } from '../../daemon/config.js'
 import { VigilError } from '../../errors.js'
 import { parseSecretKey, SECRET_KEY_FILE } from '../../secrets.js'
 import { EXIT, parseCommandArgs, type CliIo, type Command } from '../command.js'
+import { logDestination, logFormat } from '../log-output.js'
 
 const usage = `Usage: vigil harbor [options]
 
@@ -15,16 +16,18 @@ reached over NATS. \`vigil serve\` already includes it; this is for scaling the 
 Options:
       --nats URL          NATS server(s), comma-separated (default $NATS_URL, else ${DEFAULT_NATS_URL})
       --http HOST:PORT    where the API listens (default $VIGIL_HTTP, else ${DEFAULTS.http})
-      --data DIR          read DIR/${SECRET_KEY_FILE} when VIGIL_SECRET_KEY is unset (default $VIGIL_DATA, else ./.vigil)
+      --data DIR          read DIR/${SECRET_KEY_FILE} when VIGIL_SECRET_KEY is unset (default $VIGIL_DATA,
+                            else $XDG_DATA_HOME/vigil or ~/.local/share/vigil)
       --api-token TOKEN   require this token as Bearer or X-ScannerAdapter-API-Key (default $VIGIL_API_TOKEN)
       --refresh-after N   seconds Harbor waits between polls of a running scan, 1-127 (default 3)
       --log-level LEVEL   fatal|error|warn|info|debug|trace|silent (default $VIGIL_LOG_LEVEL, else info)
+      --log-format FORMAT json or text (default $VIGIL_LOG_FORMAT, else text on a terminal, json otherwise)
 
 The adapter encrypts Harbor's registry credentials with the daemons' key: set VIGIL_SECRET_KEY
 to the same value as on the daemons. Details: docs/harbor.md.`
 
 const str = { type: 'string' } as const
-const options = { nats: str, http: str, data: str, 'api-token': str, 'refresh-after': str, 'log-level': str } as const
+const options = { nats: str, http: str, data: str, 'api-token': str, 'refresh-after': str, 'log-level': str, 'log-format': str } as const
 
 /** The daemons' key; never a new one, which no daemon could decrypt with. */
 function secretKey(dataDir: string, env: NodeJS.ProcessEnv): Buffer {
@@ -45,7 +48,7 @@ async function run(argv: string[], io: CliIo): Promise<number> {
   const apiToken = values['api-token'] ?? (io.env.VIGIL_API_TOKEN || undefined)
   const { createLogger } = await import('../../daemon/logger.js')
   const { startHarborAdapter } = await import('../../http/harbor/standalone.js')
-  const log = createLogger(values['log-level'] ?? io.env.VIGIL_LOG_LEVEL ?? 'info', io.stderr)
+  const log = createLogger(values['log-level'] ?? io.env.VIGIL_LOG_LEVEL ?? 'info', logDestination(logFormat(values['log-format'], io.env, io.stderr), io.stderr, io.env))
   const adapter = await startHarborAdapter({
     natsUrl: values.nats ?? io.env.NATS_URL ?? DEFAULT_NATS_URL, host: http.host, port: http.port, secretKey: key, log,
     ...(apiToken ? { apiToken } : {}), ...(refresh ? { refreshAfterSeconds: Number(refresh) } : {}),
@@ -64,5 +67,5 @@ async function run(argv: string[], io: CliIo): Promise<number> {
   return EXIT.ok
 }
 
-export const harborCommand: Command = { name: 'harbor', summary: 'run the Harbor scanner adapter alone, against daemons over NATS', usage, run }
+export const harborCommand: Command = { name: 'harbor', summary: 'run the Harbor scanner adapter alone, against daemons over NATS', usage, options, run }
 export default harborCommand

@@ -4,7 +4,7 @@ import { VigilError } from '../../errors.js'
 import { openStore } from '../../store/env.js'
 import { ensureSchema } from '../../assess/rebuild.js'
 import { imagesAffectedBy, imagesWithPackage, topRisks } from '../../assess/query.js'
-import { COMMON_OPTIONS, EXIT, parseCommandArgs, type CliIo, type Command } from '../command.js'
+import { COMMON_OPTIONS, EXIT, outputFile, parseCommandArgs, type CliIo, type Command } from '../command.js'
 
 const usage = `Usage: vigil query package <purl>[@<range>] [--format table|json] [--data DIR] [-o FILE]
        vigil query vuln <ID or alias> [--format table|json] [--data DIR] [-o FILE]
@@ -37,12 +37,16 @@ function table(rows: Row[], columns: string[]): string {
   return [line(columns.map((c) => c.toUpperCase())), ...rows.map((r) => line(columns.map((c) => cell(r[c]))))].join('\n') + '\n'
 }
 
+const options = { ...COMMON_OPTIONS, limit: { type: 'string' } } as const
+
 export const queryCommand: Command = {
   name: 'query',
   summary: 'ask the fleet index: images with a package, images affected by a vulnerability, top risks',
   usage,
+  options,
   async run(argv: string[], io: CliIo): Promise<number> {
-    const { values, positionals } = parseCommandArgs(argv, { ...COMMON_OPTIONS, limit: { type: 'string' } }, usage)
+    const { values, positionals } = parseCommandArgs(argv, options, usage)
+    const output = outputFile(values.output)
     const [what, subject, ...extra] = positionals
     const format = values.format ?? 'table'
     if (format !== 'table' && format !== 'json') throw new VigilError('ERR_USAGE', `--format must be table or json\n\n${usage}`)
@@ -68,7 +72,7 @@ export const queryCommand: Command = {
       } else {
         throw new VigilError('ERR_USAGE', `unknown query "${what}"\n\n${usage}`)
       }
-      if (values.output) writeFileSync(values.output, out)
+      if (output) writeFileSync(output, out)
       else io.stdout.write(out)
       return EXIT.ok
     } finally {

@@ -9,12 +9,14 @@ import { REPORT_FORMATS, isReportFormat, renderReport } from '../../report/index
 import { applyPolicy, failingFindings, parseFailOn, parseSeverityList, type Policy } from '../../report/policy.js'
 import { readVexFile } from '../../report/vex.js'
 import { readSbomFile } from '../../sbom/read.js'
+import type { AnyTargetOptions } from '../../scan/filesystem.js'
+import { dropSkipped } from '../../scan/skip.js'
 import { indexImage } from '../../assess/index-image.js'
 import { ensureSchema } from '../../assess/rebuild.js'
 import { openStore, type Store } from '../../store/env.js'
 import { isDigest, type Inventory } from '../../types.js'
-import { COMMON_OPTIONS, EXIT, parseCommandArgs, type CliIo, type Command } from '../command.js'
-import { IMAGE_OPTIONS, IMAGE_OPTIONS_USAGE, imageOptions } from '../image-options.js'
+import { COMMON_OPTIONS, EXIT, outputFile, parseCommandArgs, parseTimeoutMs, withTimeout, type CliIo, type Command } from '../command.js'
+import { IMAGE_OPTIONS, IMAGE_OPTIONS_USAGE, imageSource } from '../image-options.js'
 import { scanProgress } from '../progress.js'
 
 const FORMATS = Object.keys(REPORT_FORMATS).join('|')
@@ -22,7 +24,7 @@ const DEFAULT_IGNORE_FILE = '.vigilignore'
 
 const usage = `Usage: vigil scan <target> [options]
 
-Scan an image (or read an SBOM) and report its vulnerabilities, matched against the advisories
+Scan an image, a source tree or a root filesystem (or read an SBOM) and report its vulnerabilities, matched against the advisories
 imported into the data dir with \`vigil db import\`. No daemon or broker needed.
 
 Targets:
@@ -36,21 +38,29 @@ Options:
       --ignore-unfixed     leave out findings that have no fixed version yet
       --fail-on SEVERITY   exit 1 when a reported finding is this severe or worse
       --fail-on risk>=N    exit 1 when a reported finding has risk score N or more (0-100)
+      --exit-code N        exit N (1-255) instead of 1 when the policy fails; without --fail-on,
+                           any reported finding fails it (as trivy --exit-code)
+      --timeout DURATION   give up after this long (90s, 5m, 1h30m), ERR_TIMEOUT, exit 3
       --ignore-file FILE   advisory ids to leave out (default ./${DEFAULT_IGNORE_FILE} when present);
                            one id per line with optional "# reason", or YAML with expiry
       --vex FILE           OpenVEX document; not_affected / fixed statements suppress
                            findings (repeatable)
 ${IMAGE_OPTIONS_USAGE}
-      --data DIR           data dir (default $VIGIL_DATA, else ./.vigil)
-  -o, --output FILE        write the report to FILE instead of stdout
-  -q, --quiet              no progress bar and no notes on stderr
+      --data DIR           data dir (default $VIGIL_DATA, else
+                           $XDG_DATA_HOME/vigil or ~/.local/share/vigil)
+  -o, --output FILE        write the report to FILE instead of stdout (a format is -f, not -o)
+      --no-progress        no progress on stderr (a bar on a terminal, else one line per step)
+  -q, --quiet              no progress and no notes on stderr
+      --config FILE        defaults from a YAML file (see docs/configuration.md)
 
-Exit codes: 0 ok, 1 --fail-on tripped, 2 usage or input error, 3 runtime error.
+Exit codes: 0 ok, 1 --fail-on tripped (N with --exit-code N), 2 usage or input error,
+3 runtime error.
 Formats, the ignore file and VEX are described in docs/output-formats.md.
 
 Examples:
   vigil scan oci:./img --severity CRITICAL,HIGH --fail-on HIGH
   vigil scan sbom:app.cdx.json --format sarif -o vigil.sarif
+  vigil scan dir:. --exit-code 1 --skip-dirs '**/testdata'
   vigil scan ghcr.io/org/app:1.2 --fail-on 'risk>=70' --vex app.openvex.json`
 
 const options = {
@@ -60,6 +70,9 @@ const options = {
   'fail-on': { type: 'string' },
   'ignore-file': { type: 'string' },
   vex: { type: 'string', multiple: true },
+  'exit-code': { type: 'string' },
+  timeout: { type: 'string' },
+  'no-progress': { type: 'boolean' },
   ...IMAGE_OPTIONS,
 } as const
 
@@ -71,12 +84,12 @@ async function readSbomTarget(path: string, io: CliIo, quiet: boolean): Promise<
   return result.inventory
 }
 
-async function scanImage(target: string, source: ReturnType<typeof imageOptions>, store: Store, io: CliIo, quiet: boolean): Promise<Inventory> {
+async function scanImage(target: string, source: Omit<AnyTargetOptions, 'store' | 'onProgress'>, store: Store, io: CliIo, quiet: boolean, showProgress: boolean): Promise<Inventory> {
   // Loaded on demand: reading an SBOM needs neither the image client nor the worker pool.
-  const { buildInventoryDetailed } = await import('../../scan/inventory.js')
-  const progress = scanProgress(io.stderr, !quiet)
+  const { buildTargetInventory } = await import('../../scan/filesystem.js')
+  const progress = scanProgress(io.stderr, showProgress, 'vigil scan')
   try {
-    const result = await buildInventoryDetailed(target, { ...source, store, onProgress: progress.onProgress })
+    const result = await buildTargetInventory(target, { ...source, store, onProgress: progress.onProgress })
     if (!quiet) for (const e of result.errors) io.stderr.write(`vigil scan: warning ${e.code}: ${e.message}\n`)
     return result.inventory
   } finally {
@@ -95,6 +108,9 @@ async function run(argv: string[], io: CliIo): Promise<number> {
   const target = positionals[0]!
   const format = values.format ?? 'table'
   if (!isReportFormat(format)) throw new VigilError('ERR_USAGE', `--format ${format}: one of ${FORMATS}`)
+  const output = outputFile(values.output)
+  const exitCode = parseExitCode(values['exit-code'])
+  const timeoutMs = parseTimeoutMs(values.timeout)
   const quiet = values.quiet ?? false
   const note = (text: string) => {
     if (!quiet) io.stderr.write(`vigil scan: ${text}\n`)
@@ -110,15 +126,15 @@ async function run(argv: string[], io: CliIo): Promise<number> {
     ...(values['fail-on'] ? { failOn: parseFailOn(values['fail-on']) } : {}),
   }
 
-  const source = imageOptions(values, io.env)
+  const source = await imageSource(target, values, io.env)
   const dataDir = resolveDataDir(values.data, io.env)
   const parsed = parseTarget(target)
   // An SBOM is read before the store opens, so a bad file leaves no data dir behind.
-  let inventory = parsed.kind === 'sbom' ? await readSbomTarget(parsed.path, io, quiet) : undefined
+  let inventory = parsed.kind === 'sbom' ? dropSkipped(await readSbomTarget(parsed.path, io, quiet), source) : undefined
   const store = openStore(dataDir)
   let findings
   try {
-    inventory ??= await scanImage(target, source, store, io, quiet)
+    inventory ??= await withTimeout(timeoutMs, `scan of ${target}`, (signal) => scanImage(target, { ...source, ...(signal ? { signal } : {}) }, store, io, quiet, !quiet && !values['no-progress']))
     if (store.advisories.getKeysCount({ limit: 1 }) === 0) note(`no vulnerability data imported; run vigil db import (data dir ${dataDir})`)
     findings = matchInventory(store, inventory)
     // Scanned once, kept: the image's inventory and findings go into the index, so that
@@ -133,25 +149,33 @@ async function run(argv: string[], io: CliIo): Promise<number> {
 
   const kept = applyPolicy(findings, policy, inventory.image)
   const report = { inventory, findings: kept.findings, suppressed: kept.suppressed, generatedAt: new Date().toISOString() }
-  const colour = format === 'table' && !values.output && io.stdout.isTTY === true && !io.env.NO_COLOR
+  const colour = format === 'table' && !output && io.stdout.isTTY === true && !io.env.NO_COLOR
   const text = renderReport(format, report, { colour })
-  if (values.output) {
+  if (output) {
     try {
-      await writeFile(values.output, text)
+      await writeFile(output, text)
     } catch (err) {
-      throw new VigilError('ERR_USAGE', `cannot write ${values.output}: ${(err as Error).message}`, { cause: err })
+      throw new VigilError('ERR_USAGE', `cannot write ${output}: ${(err as Error).message}`, { cause: err })
     }
   } else {
     io.stdout.write(text)
   }
 
-  const failing = failingFindings(kept.findings, policy.failOn)
+  // --exit-code alone fails on any reported finding, as in Trivy.
+  const failing = exitCode !== undefined && !policy.failOn ? kept.findings : failingFindings(kept.findings, policy.failOn)
   if (failing.length > 0) {
-    note(`policy failed: ${failing.length} findings at --fail-on ${values['fail-on']} (e.g. ${failing[0]!.id} in ${failing[0]!.name})`)
-    return EXIT.policy
+    const rule = policy.failOn ? `--fail-on ${values['fail-on']}` : `--exit-code ${exitCode}`
+    note(`policy failed: ${failing.length} findings at ${rule} (e.g. ${failing[0]!.id} in ${failing[0]!.name})`)
+    return exitCode ?? EXIT.policy
   }
   return EXIT.ok
 }
 
-export const scanCommand: Command = { name: 'scan', summary: 'scan an image or SBOM and report its vulnerabilities', usage, run }
+function parseExitCode(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined
+  if (!/^\d{1,3}$/.test(text) || Number(text) < 1 || Number(text) > 255) throw new VigilError('ERR_USAGE', `--exit-code must be 1-255, got "${text}"`)
+  return Number(text)
+}
+
+export const scanCommand: Command = { name: 'scan', summary: 'scan an image or SBOM and report its vulnerabilities', usage, options, run }
 export default scanCommand
