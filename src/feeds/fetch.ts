@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises'
 import { Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { EnvHttpProxyAgent, request, type Dispatcher } from 'undici'
+import { Agent, EnvHttpProxyAgent, request, type Dispatcher } from 'undici'
 import { VigilError, type ErrorCode } from '../errors.js'
 
 /**
@@ -40,11 +40,13 @@ export const DEFAULT_FETCH: Omit<FetchPolicy, 'dispatcher'> = { timeoutMs: 30_00
 export type FetchResult = { status: 'unchanged' } | { status: 'fetched'; file: string; bytes: number; validators: Validators }
 
 /** A dispatcher that honours HTTP(S)_PROXY / NO_PROXY from `env` (upper or lower case). */
-export function proxyDispatcher(env: Record<string, string | undefined>): Dispatcher {
+export function proxyDispatcher(env: Readonly<Record<string, string | undefined>>): Dispatcher {
   const pick = (name: string) => env[name] ?? env[name.toLowerCase()]
   const httpProxy = pick('HTTP_PROXY')
   const httpsProxy = pick('HTTPS_PROXY') ?? httpProxy
   const noProxy = pick('NO_PROXY')
+  // EnvHttpProxyAgent warns (experimental) when constructed: only pay that when a proxy is set.
+  if (!httpProxy && !httpsProxy) return new Agent()
   return new EnvHttpProxyAgent({ ...(httpProxy ? { httpProxy } : {}), ...(httpsProxy ? { httpsProxy } : {}), ...(noProxy !== undefined ? { noProxy } : {}) })
 }
 
