@@ -134,6 +134,7 @@ async function fetchOnce(url: string, dest: string, validators: Validators, maxB
   }
   const declared = Number(header(res.headers, 'content-length') ?? NaN)
   if (Number.isFinite(declared) && declared > maxBytes) {
+    res.body.on('error', () => undefined)
     res.body.destroy()
     throw new VigilError('ERR_FEED_TOO_LARGE', `${shownUrl(url)} declares ${declared} bytes, over the ${maxBytes}-byte cap`)
   }
