@@ -4,7 +4,7 @@ import type { FindingsChanged } from '../../src/assess/delta.js'
 import { advisoryStatus, keyString } from '../../src/store/advisories.js'
 import { readUnitState, syncFeeds, type SyncOptions } from '../../src/feeds/sync.js'
 import type { Store } from '../../src/store/env.js'
-import type { Inventory, Package } from '../../src/types.js'
+import { asDigest, type Inventory, type Package } from '../../src/types.js'
 import { HAS_SHARED, noteSharedMissing } from '../helpers/shared.js'
 import { buildUpstream, startFeedServer, type FeedServer, type OsvRecordJson, type Upstream } from './feed-server.js'
 import { tempStore } from './helpers.js'
@@ -46,7 +46,7 @@ const goPackage = (r: OsvRecordJson): Package => {
 }
 
 function inventory(packages: Package[]): Inventory {
-  return { v: 1, image: { reference: 'feed-sync/test:1', digest: `sha256:${'5e'.repeat(32)}`, platform: 'linux/amd64', layers: [] }, packages, analyzerSet: 'test', createdAt: '2026-12-08T00:00:00Z' }
+  return { v: 1, image: { reference: 'feed-sync/test:1', digest: asDigest(`sha256:${'5e'.repeat(32)}`), platform: 'linux/amd64', layers: [] }, packages, analyzerSet: 'test', createdAt: '2026-12-08T00:00:00Z' }
 }
 
 function keysWith(store: Store, prefix: string): string[] {
@@ -130,7 +130,7 @@ describe.skipIf(!HAS_SHARED)('feed sync from a loopback source in the upstream l
       await syncFeeds(t.store, options(server, { selectors: ['osv'] }))
       const inv = inventory([goPackage(changedRec), goPackage(newRec), goPackage(removedRec)])
       indexImages(t.store, [{ inventory: inv }])
-      const before = imageFindings(t.store, inv.image.digest).map((f) => f.id).sort()
+      const before = (imageFindings(t.store, inv.image.digest) ?? []).map((f) => f.id).sort()
       expect(before).toEqual([changedRec.id, removedRec.id].sort())
 
       const changed = structuredClone(changedRec) as OsvRecordJson & { affected: { ranges: { events: Record<string, string>[] }[] }[] }
@@ -153,7 +153,7 @@ describe.skipIf(!HAS_SHARED)('feed sync from a loopback source in the upstream l
       expect(mine.flatMap((e) => e.added.map((f) => f.id))).toEqual([newRec.id])
       expect(mine.flatMap((e) => e.removed.map((f) => f.id))).toEqual([removedRec.id])
       expect(mine.flatMap((e) => e.changed.map((c) => c.after.id))).toEqual([changed.id])
-      const after = imageFindings(t.store, inv.image.digest)
+      const after = imageFindings(t.store, inv.image.digest) ?? []
       expect(after.map((f) => f.id).sort()).toEqual([changed.id, newRec.id].sort())
       expect(after.find((f) => f.id === changed.id)!.fixedVersions).toEqual(['99.0.0'])
       expect(readUnitState(t.store, 'osv/Go').cursor).toBe(Date.parse('2031-01-02T00:00:00Z'))
