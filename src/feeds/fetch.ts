@@ -5,6 +5,7 @@ import { pipeline } from 'node:stream/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Agent, EnvHttpProxyAgent, request, type Dispatcher } from 'undici'
 import { VigilError, type ErrorCode } from '../errors.js'
+import { redactUrl as shownUrl } from '../image/http.js'
 
 /**
  * Feed downloads: conditional GET to a file, bounded in time and size, with retries. undici's
@@ -48,16 +49,6 @@ export function proxyDispatcher(env: Readonly<Record<string, string | undefined>
   // EnvHttpProxyAgent warns (experimental) when constructed: only pay that when a proxy is set.
   if (!httpProxy && !httpsProxy) return new Agent()
   return new EnvHttpProxyAgent({ ...(httpProxy ? { httpProxy } : {}), ...(httpsProxy ? { httpsProxy } : {}), ...(noProxy !== undefined ? { noProxy } : {}) })
-}
-
-/** Removes userinfo and the query string (they may hold secrets) from a URL shown in messages. */
-export function shownUrl(url: string): string {
-  try {
-    const u = new URL(url)
-    return `${u.protocol}//${u.host}${u.pathname}`
-  } catch {
-    return '<invalid url>'
-  }
 }
 
 export function describeLocation(loc: Location): string {

@@ -1,13 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { PassThrough } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { main } from '../../src/cli/main.js'
 import { HAS_SHARED, noteSharedMissing } from '../helpers/shared.js'
 import { CORPUS, hasImage, noteCorpusMissing } from '../image/corpus.js'
 import { ensureBuilt } from '../layers/ensure-built.js'
 import { buildUpstream, type Upstream } from './feed-server.js'
+import { vigil } from './helpers.js'
 
 /**
  * A fresh install, as the README has it: a scan with no data is refused with ERR_NO_DATA; after
@@ -19,16 +18,6 @@ noteSharedMissing('vigil db update, fresh install')
 noteCorpusMissing(['debian-go-bins'])
 const READY = HAS_SHARED && hasImage('debian-go-bins')
 
-async function vigil(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough()
-  const stderr = new PassThrough()
-  let out = ''
-  let err = ''
-  stdout.on('data', (c) => (out += String(c)))
-  stderr.on('data', (c) => (err += String(c)))
-  const code = await main(argv, { stdout, stderr, stdin: new PassThrough(), env: {} })
-  return { code, out, err }
-}
 
 describe.skipIf(!READY)('vigil db update on a fresh install', () => {
   let up: Upstream
