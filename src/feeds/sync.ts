@@ -354,9 +354,25 @@ function finishImport(ctx: UnitContext, imported: ImportReport): void {
   reassess(ctx, imported.delta.packageKeys, imported.delta.ids, imported.exploit.changedCves)
 }
 
+/**
+ * Re-assesses indexed images against a unit's delta, in chunks of REASSESS_CHUNK keys (or CVEs):
+ * the re-assessment queue rewrites a work item's whole key list after every batch, so one work
+ * item of a full-size first sync (600,000 keys) cost time quadratic in its size, while chunks keep
+ * it linear. A large delta's ids are not passed as causes (whole variants are re-matched, which is
+ * what that many causes would come to anyway). A store without images has nothing to re-assess.
+ */
+const REASSESS_CHUNK = 2000
+
 function reassess(ctx: UnitContext, packageKeys: readonly string[], ids: readonly string[], changedCves: readonly string[]): void {
   if (packageKeys.length === 0 && changedCves.length === 0) return
-  reassessAfterImport(ctx.store, { delta: { packageKeys, ids }, exploit: { changedCves } }, { onChange: ctx.onChange })
+  if (ctx.store.images.getKeysCount({ limit: 1 }) === 0) return
+  const causes = ids.length <= REASSESS_CHUNK ? ids : []
+  for (let i = 0; i < packageKeys.length; i += REASSESS_CHUNK) {
+    reassessAfterImport(ctx.store, { delta: { packageKeys: packageKeys.slice(i, i + REASSESS_CHUNK), ids: causes } }, { onChange: ctx.onChange })
+  }
+  for (let i = 0; i < changedCves.length; i += REASSESS_CHUNK) {
+    reassessAfterImport(ctx.store, { delta: { packageKeys: [] }, exploit: { changedCves: changedCves.slice(i, i + REASSESS_CHUNK) } }, { onChange: ctx.onChange })
+  }
 }
 
 function emptyImport(): ImportReport {

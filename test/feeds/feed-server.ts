@@ -58,7 +58,7 @@ export function buildUpstream(options: { osv?: Record<string, string> } = {}): U
       files[`${r.id}.json`] = bytes
       write(`osv/${eco}/${r.id}.json`, bytes)
     }
-    write(`osv/${eco}/all.zip`, zipSync(files, { level: 6 }))
+    write(`osv/${eco}/all.zip`, zipSync(files, { level: 1 }))
     // osv.dev's listing: `<modified>,<id>`, newest first.
     const rows = records.map((r) => [r.modified ?? '1970-01-01T00:00:00Z', r.id] as const).sort((a, b) => (a[0] < b[0] ? 1 : a[0] > b[0] ? -1 : 0))
     write(`osv/${eco}/modified_id.csv`, rows.map(([m, id]) => `${m},${id}`).join('\n') + '\n')

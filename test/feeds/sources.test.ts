@@ -91,7 +91,7 @@ describe('the OSV listing and Retry-After', () => {
   })
 })
 
-describe.skipIf(!HAS_SHARED)('every registry entry syncs from a mirror directory built from ../shared/data', () => {
+describe.skipIf(!HAS_SHARED)('every registry entry syncs from a mirror directory built from ../shared/data', { timeout: 300_000 }, () => {
   let up: Upstream
   beforeAll(() => {
     up = buildUpstream()

@@ -27,7 +27,7 @@ function allKeys(store: Store): string[] {
   return [...store.advisoryRecords.getKeys({})].map(keyString).sort()
 }
 
-describe.skipIf(!HAS_SHARED)('feed sync faults: each a coded error for its unit, the rest imports, nothing half-imported', () => {
+describe.skipIf(!HAS_SHARED)('feed sync faults: each a coded error for its unit, the rest imports, nothing half-imported', { timeout: 300_000 }, () => {
   let up: Upstream
   let server: FeedServer
   beforeAll(async () => {

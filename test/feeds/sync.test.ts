@@ -55,7 +55,7 @@ function keysWith(store: Store, prefix: string): string[] {
   return out
 }
 
-describe.skipIf(!HAS_SHARED)('feed sync from a loopback source in the upstream layout', () => {
+describe.skipIf(!HAS_SHARED)('feed sync from a loopback source in the upstream layout', { timeout: 300_000 }, () => {
   let up: Upstream
   let server: FeedServer
   let held: OsvRecordJson[]

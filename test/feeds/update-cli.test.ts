@@ -19,7 +19,7 @@ noteCorpusMissing(['debian-go-bins'])
 const READY = HAS_SHARED && hasImage('debian-go-bins')
 
 
-describe.skipIf(!READY)('vigil db update on a fresh install', () => {
+describe.skipIf(!READY)('vigil db update on a fresh install', { timeout: 300_000 }, () => {
   let up: Upstream
   let data: string
   const image = `oci:${join(CORPUS, 'debian-go-bins', 'oci')}`
