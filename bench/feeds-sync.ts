@@ -92,31 +92,41 @@ async function writeZip(file: string, mb: number): Promise<void> {
   await new Promise<void>((r) => out.end(r))
 }
 
-interface ImportResult { case: string; fileMB: number; records: number; seconds: number; recordsPerSecond: number; cpuSeconds: number; recordsPerCpuSecond: number; peakRssMB: number }
+interface ImportResult { case: string; fileMB: number; records: number; seconds: number; recordsPerSecond: number; cpuSeconds: number; recordsPerCpuSecond: number; peakRssMB: number; peakAnonMB: number }
 
 /** Child: one sync from the mirror into a fresh store; prints its numbers. */
 async function child(kind: string, mirror: string): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-sync-'))
   const store = openStore(dir, { mapSize: 16 * 1024 ** 3 })
+  // RSS counts the store's memory-mapped pages that the sync touched (file-backed, dropped by the
+  // kernel under pressure); RssAnon is the process's own memory. Both peaks are reported.
+  let peakAnon = 0
+  const sample = () => {
+    const kb = Number(/RssAnon:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0)
+    if (kb > peakAnon) peakAnon = kb
+  }
+  const sampler = setInterval(sample, 200)
   const c0 = process.cpuUsage()
   const t0 = performance.now()
   const report = await syncFeeds(store, kind === 'tracker' ? { mirror, selectors: ['debian'] } : { mirror, selectors: ['osv'], osvEcosystems: ['Bench'] })
   const seconds = (performance.now() - t0) / 1000
   const cpu = process.cpuUsage(c0)
+  clearInterval(sampler)
+  sample()
   const u = report.units[0]!
   if (u.error) throw new Error(`${u.unit}: ${u.error.code} ${u.error.message}`)
   const records = u.added + u.changed + u.unchanged + u.withdrawn
   await store.close()
   rmSync(dir, { recursive: true, force: true })
-  console.log(JSON.stringify({ records, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024) }))
+  console.log(JSON.stringify({ records, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024), peakAnonMB: Math.round(peakAnon / 1024) }))
 }
 
 function runChild(kind: string, mirror: string, file: string): ImportResult {
   const res = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', kind, '--mirror', mirror], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
   if (res.status !== 0) throw new Error(`${kind} child failed (${res.status ?? res.signal})`)
-  const r = JSON.parse(res.stdout.trim().split('\n').pop()!) as { records: number; seconds: number; cpuSeconds: number; peakRssMB: number }
-  const out = { case: kind === 'tracker' ? 'debian-tracker' : 'osv-all.zip', fileMB: Math.round(statSync(file).size / MB), records: r.records, seconds: Math.round(r.seconds * 100) / 100, recordsPerSecond: Math.round(r.records / r.seconds), cpuSeconds: Math.round(r.cpuSeconds * 100) / 100, recordsPerCpuSecond: Math.round(r.records / r.cpuSeconds), peakRssMB: r.peakRssMB }
-  console.log(`${out.case.padEnd(16)} ${out.fileMB} MB, ${out.records} records in ${out.seconds} s = ${out.recordsPerSecond} records/s (${out.recordsPerCpuSecond} per CPU-second), peak RSS ${out.peakRssMB} MB; loadavg ${loadavg()[0]!.toFixed(1)}`)
+  const r = JSON.parse(res.stdout.trim().split('\n').pop()!) as { records: number; seconds: number; cpuSeconds: number; peakRssMB: number; peakAnonMB: number }
+  const out = { case: kind === 'tracker' ? 'debian-tracker' : 'osv-all.zip', fileMB: Math.round(statSync(file).size / MB), records: r.records, seconds: Math.round(r.seconds * 100) / 100, recordsPerSecond: Math.round(r.records / r.seconds), cpuSeconds: Math.round(r.cpuSeconds * 100) / 100, recordsPerCpuSecond: Math.round(r.records / r.cpuSeconds), peakRssMB: r.peakRssMB, peakAnonMB: r.peakAnonMB }
+  console.log(`${out.case.padEnd(16)} ${out.fileMB} MB, ${out.records} records in ${out.seconds} s = ${out.recordsPerSecond} records/s (${out.recordsPerCpuSecond} per CPU-second), peak RSS ${out.peakRssMB} MB (anonymous ${out.peakAnonMB} MB); loadavg ${loadavg()[0]!.toFixed(1)}`)
   return out
 }
 
