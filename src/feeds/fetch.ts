@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs'
-import { stat } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
 import { Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -57,8 +57,9 @@ export function describeLocation(loc: Location): string {
 
 /**
  * Downloads `loc` to `dest` unless it is unchanged since `validators`. A body over `maxBytes`
- * (declared or streamed) is refused; nothing is left behind at `dest` for a failed download.
- * A mirror file is used in place: its validator is its mtime and size.
+ * (declared or streamed) is refused. A failed download may leave a partial `dest`: callers
+ * download into a temporary folder they remove. A mirror file is used in place: its validator
+ * is its mtime and size.
  */
 export async function fetchToFile(loc: Location, dest: string, validators: Validators, maxBytes: number, policy: FetchPolicy): Promise<FetchResult> {
   if (loc.kind === 'file') return useMirrorFile(loc.path, validators, maxBytes)
@@ -83,7 +84,6 @@ export async function fetchToFile(loc: Location, dest: string, validators: Valid
 export async function fetchText(loc: Location, validators: Validators, maxBytes: number, policy: FetchPolicy, tmp: string): Promise<{ status: 'unchanged' } | { status: 'fetched'; text: string; bytes: number; validators: Validators }> {
   const r = await fetchToFile(loc, tmp, validators, maxBytes, policy)
   if (r.status === 'unchanged') return r
-  const { readFile } = await import('node:fs/promises')
   return { status: 'fetched', text: await readFile(r.file, 'utf8'), bytes: r.bytes, validators: r.validators }
 }
 

@@ -217,7 +217,10 @@ async function syncOsv(ctx: UnitContext, unit: OsvUnit, state: UnitState): Promi
     const members = memberCount(ctx.store, unit.id)
     if (members >= 20 && rows.size < members / 2) throw new VigilError('ERR_FEED_CORRUPT', `${unit.listing}: lists ${rows.size} records where ${members} are stored; refused as a collapsed listing`)
     const cursor = state.cursor
-    const newer = [...rows].filter(([, t]) => t > cursor)
+    // Modified after the cursor, or never seen: a record published late with an older timestamp
+    // than the newest one already imported would otherwise be missed until the next all.zip.
+    const prefix = memberPrefix(unit.id)
+    const newer = [...rows].filter(([id, t]) => t > cursor || ctx.store.meta.get(`${prefix}${id}`) === undefined)
     if (newer.length <= incrementalMax) {
       ctx.row.mode = 'incremental'
       const dir = join(ctx.tmp, 'records')
@@ -243,7 +246,7 @@ async function syncOsv(ctx: UnitContext, unit: OsvUnit, state: UnitState): Promi
       addMembers(ctx.store, unit.id, seen)
       finishImport(ctx, imported)
       state.validators = listing.validators
-      state.cursor = Math.max(cursor, ...newer.map(([, t]) => t))
+      state.cursor = newer.reduce((max, [, t]) => Math.max(max, t), cursor)
       state.entries = rows.size
       return
     }
