@@ -110,7 +110,8 @@ export async function syncFeeds(store: Store, options: SyncOptions = {}): Promis
   const started = performance.now()
   ensureSchema(store)
   const { units, unknown } = selectUnits(options.selectors ?? [], options)
-  const policy: FetchPolicy = { ...DEFAULT_FETCH, ...options.fetch, dispatcher: options.dispatcher ?? proxyDispatcher(options.env ?? {}) }
+  const own = options.dispatcher ? undefined : proxyDispatcher(options.env ?? {})
+  const policy: FetchPolicy = { ...DEFAULT_FETCH, ...options.fetch, dispatcher: options.dispatcher ?? own! }
   const tmpRoot = join(dirname(store.path), 'feed-tmp')
   mkdirSync(tmpRoot, { recursive: true })
   const report: SyncReport = { units: [], unknown, reassessed: { images: 0, events: 0 }, elapsedMs: 0 }
@@ -146,6 +147,8 @@ export async function syncFeeds(store: Store, options: SyncOptions = {}): Promis
     report.units.push(ctx.row)
     progress('done')
   }
+  // Keep-alive sockets of a dispatcher made here would hold the process open.
+  await own?.close()
   report.reassessed.images = images.size
   report.elapsedMs = Math.round(performance.now() - started)
   return report
