@@ -5,8 +5,8 @@
  *
  * Hand-written rather than a streaming JSON parser such as @streamparser/json: this only finds
  * member boundaries (string and bracket state, one pass over the bytes) and leaves each member to
- * the native JSON.parse. On a generated 150 MB tracker file it ran at about 10x the speed of a
- * full token-by-token JavaScript parse (BENCHMARKS.md, feeds-sync).
+ * the native JSON.parse. On a generated 40 MB tracker file (52,290 packages) that took 0.6
+ * CPU-seconds; @streamparser/json 0.0.22 emitting the same members (`paths: ['$.*']`) took 1.2.
  */
 export type Member = { key: string; text: string } | { key: string; tooLarge: number }
 
