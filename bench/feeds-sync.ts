@@ -83,8 +83,11 @@ async function writeZip(file: string, mb: number): Promise<void> {
   }
   for (let copy = 0; offset < mb * MB; copy++) {
     for (const text of texts) {
-      const r = JSON.parse(renumber(text, copy)) as { id: string }
+      const r = JSON.parse(renumber(text, copy)) as { id: string; affected?: { package?: { name?: string } }[] }
       const id = `${r.id}-${copy}`
+      // New package names per copy too: a package's advisories are one stored list, and sixty
+      // copies of every real record under one name would grow each list sixty-fold.
+      for (const a of r.affected ?? []) if (a.package?.name) a.package.name = `${a.package.name}-${copy}`
       const name = Buffer.from(`${id}.json`)
       const raw = Buffer.from(JSON.stringify({ ...r, id }))
       const data = deflateRawSync(raw, { level: 6 })
