@@ -8,6 +8,7 @@
 import type { Store } from '../store/env.js'
 import type { Inventory, OsInfo, Package } from '../types.js'
 import type { Finding } from './types.js'
+import type { AdvisoryRecord } from './model.js'
 
 export type { Finding, Severity, FixState, CvssScore } from './types.js'
 export type { AdvisoryRecord, AffectedEntry, CompiledAdvisory } from './model.js'
@@ -88,6 +89,8 @@ export interface ImportOptions {
    * a commit and the re-assessment cannot leave findings stale for good.
    */
   onCommit?: (changed: ImportCommit) => void
+  /** Sees every record read, in batches as they are written (feed sync keeps which keys a snapshot listed). */
+  onRecords?: (records: readonly AdvisoryRecord[]) => void
 }
 
 /** What one import transaction changed. */
