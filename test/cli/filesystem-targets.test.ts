@@ -94,7 +94,7 @@ describe.skipIf(!HAS_SHARED)('dir: a source tree with lockfiles of several ecosy
   })
 
   it('vigil scan dir: reports through the same pipeline, and bad dir: targets are input errors', () => {
-    const r = vigilSync(['scan', `dir:${root}`, '-f', 'json', '-q', '--data', join(scratch.path, 'data')])
+    const r = vigilSync(['scan', `dir:${root}`, '-f', 'json', '-q', '--allow-no-data', '--data', join(scratch.path, 'data')])
     expect(r.status, r.stderr).toBe(0)
     expect((JSON.parse(r.stdout) as { packages: number }).packages).toBe(new Set(expected.map(keyOf)).size)
     const missing = vigilSync(['scan', `dir:${join(scratch.path, 'absent')}`, '--data', join(scratch.path, 'data')])

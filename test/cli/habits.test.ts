@@ -129,10 +129,15 @@ describe.skipIf(!HAS_SHARED)('--exit-code and the config file, on a CycloneDX SB
     const table = vigilSync(['scan', `sbom:${sbom}`, '-f', 'table', '--exit-code', '4'], { cwd, env: { HOME: scratch.path } })
     expect(table.status).toBe(4)
     expect(() => JSON.parse(table.stdout)).toThrow()
-    // The environment beats the file: VIGIL_DATA names a store without advisories, so nothing fails.
+    // The environment beats the file: VIGIL_DATA names a store without advisories, which the
+    // scan refuses (ERR_NO_DATA) naming that store; with --allow-no-data nothing is found.
     const env = vigilSync(['scan', `sbom:${sbom}`], { cwd, env: { HOME: scratch.path, VIGIL_DATA: empty } })
-    expect(env.status, env.stderr).toBe(0)
-    expect((JSON.parse(env.stdout) as { findings: unknown[] }).findings).toEqual([])
+    expect(env.status, env.stderr).toBe(2)
+    expect(env.stderr).toContain('ERR_NO_DATA')
+    expect(env.stderr).toContain(empty)
+    const allowed = vigilSync(['scan', `sbom:${sbom}`, '--allow-no-data'], { cwd, env: { HOME: scratch.path, VIGIL_DATA: empty } })
+    expect(allowed.status, allowed.stderr).toBe(0)
+    expect((JSON.parse(allowed.stdout) as { findings: unknown[] }).findings).toEqual([])
 
     const named = join(scratch.path, 'named.yaml')
     writeFileSync(named, `scan:\n  exit-code: 6\n  data: ${scan.dataDir}\n`)

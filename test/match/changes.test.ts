@@ -364,5 +364,5 @@ describe('matchChanged equals a full re-match under alias de-duplication', () =>
     expect(stats.indirect).toBeGreaterThan(0)
     expect(stats.partial).toBeGreaterThan(0)
     console.log(`matchChanged property: ${JSON.stringify(stats)}`)
-  }, 60_000)
+  }, 600_000)
 })

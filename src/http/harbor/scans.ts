@@ -117,6 +117,12 @@ export function followResults(nc: NatsConnection, book: ScanBook, log: Logger, m
         }
         const consumer = await jetstream(nc).consumers.get(STREAMS.results, RESULTS_CONSUMER)
         messages = await consumer.consume({ max_messages: 256 })
+        // stop() may have run while the consumer was being made: it closed nothing then, and the
+        // loop below would wait on the new consumer for ever.
+        if (stopped) {
+          await messages.close().catch(() => undefined)
+          break
+        }
         for await (const msg of messages) {
           try {
             const payload = decodeBytes(msg.data, encodingOf(msg.headers), maxBytes) as ResultPayload
