@@ -16,6 +16,7 @@ const here = dirname(fileURLToPath(import.meta.url))
 export const BENCHES: readonly { name: string; script: string; args: (images: string) => string[] }[] = [
   { name: 'versions', script: 'versions.js', args: () => [] },
   { name: 'feeds', script: 'feeds.js', args: () => [] },
+  { name: 'feeds-sync', script: 'feeds-sync.js', args: () => [] },
   { name: 'match', script: 'match.js', args: () => [] },
   { name: 'layers', script: 'layers.js', args: () => [] },
   { name: 'sbom-vs-trivy', script: 'sbom-vs-trivy.js', args: () => [] },

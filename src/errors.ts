@@ -42,6 +42,12 @@ export const ERRORS = {
   // feeds and SBOM input
   ERR_FEED_INVALID: { retryable: false, exit: 2, summary: 'a feed file or record is malformed' },
   ERR_FEED_FORMAT_UNKNOWN: { retryable: false, exit: 2, summary: 'the feed format could not be recognised' },
+  ERR_FEED_NOT_FOUND: { retryable: false, exit: 2, summary: 'the feed source (or mirror) has no such file (HTTP 404/410, or missing from the mirror directory)' },
+  ERR_FEED_UNAVAILABLE: { retryable: true, exit: 3, summary: 'the feed source answered 5xx or 429, or the connection failed or was reset, after every retry' },
+  ERR_FEED_TIMEOUT: { retryable: true, exit: 3, summary: 'the feed source sent nothing within the timeout' },
+  ERR_FEED_TOO_LARGE: { retryable: false, exit: 3, summary: 'a feed download is over the size cap for its source' },
+  ERR_FEED_CORRUPT: { retryable: true, exit: 3, summary: 'a downloaded feed file is truncated, not the expected format, or fails its sanity checks' },
+  ERR_NO_DATA: { retryable: false, exit: 2, summary: 'no vulnerability data for the image\'s ecosystems: run vigil db update' },
   ERR_SBOM_INVALID: { retryable: false, exit: 2, summary: 'the SBOM is not valid CycloneDX or SPDX JSON' },
   // store
   ERR_STORE: { retryable: true, exit: 3, summary: 'the LMDB store failed' },

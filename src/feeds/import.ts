@@ -94,6 +94,7 @@ export async function importFeeds(store: Store, paths: readonly string[], opts: 
     if (batch.length === 0) return
     const records = batch
     batch = []
+    opts.onRecords?.(records)
     const { outcomes, touched } = writeBatch(store, records)
     outcomes.forEach((outcome, i) => {
       const r = records[i]!

@@ -8,6 +8,7 @@ import { alpineSecdbToItems } from './alpine.js'
 import { debianTrackerToItems, looksLikeDebianTracker } from './debian.js'
 import { epssToItems, kevToItems } from './exploit.js'
 import { splitLines, textLines } from './lines.js'
+import { objectMembers } from './json-members.js'
 import { nodejsWgToItems } from './nodejs.js'
 import { osvToItems } from './osv.js'
 import { nativeInflate } from './zip-inflate.js'
@@ -127,6 +128,11 @@ async function* readFeedFile(file: string, knownSize: number | undefined, limits
     yield* readNdjson(whole ? Readable.from([whole]) : createReadStream(file), file, limits)
     return
   }
+  if (format === 'debian-tracker' && !whole) {
+    yield { kind: 'file', file, format }
+    yield* readTrackerStream(file, limits)
+    return
+  }
   let json: unknown
   try {
     json = JSON.parse((whole ? whole.toString('utf8') : await readWhole(file)).replace(/^\uFEFF/, ''))
@@ -135,6 +141,31 @@ async function* readFeedFile(file: string, knownSize: number | undefined, limits
     return
   }
   yield* fromJson(json, format === 'json-unknown' ? undefined : format, file)
+}
+
+/**
+ * The Debian tracker one source package at a time (a whole parse of a 123 MB file peaked at
+ * 1.86 GB RSS). A document cut short is reported after the packages before the cut are imported.
+ */
+async function* readTrackerStream(file: string, limits: ReadLimits): AsyncGenerator<ReadItem> {
+  try {
+    for await (const m of objectMembers(createReadStream(file, { highWaterMark: 1 << 20 }), limits.maxRecordBytes)) {
+      if ('tooLarge' in m) {
+        yield recordError('ERR_FEED_RECORD_TOO_LARGE', `${file}!${m.key}`, `package entry is over the ${limits.maxRecordBytes}-byte record limit; skipped`)
+        continue
+      }
+      let value: unknown
+      try {
+        value = JSON.parse(m.text)
+      } catch (err) {
+        yield recordError('ERR_FEED_INVALID', `${file}!${m.key}`, `invalid JSON: ${(err as Error).message}`)
+        continue
+      }
+      yield* debianTrackerToItems({ [m.key]: value }, file)
+    }
+  } catch (err) {
+    yield recordError('ERR_FEED_UNREADABLE', file, `Debian tracker JSON is truncated or malformed (${(err as Error).message}); the packages before it were imported`)
+  }
 }
 
 async function readWhole(file: string): Promise<string> {

@@ -8,6 +8,7 @@
 import type { Store } from '../store/env.js'
 import type { Inventory, OsInfo, Package } from '../types.js'
 import type { Finding } from './types.js'
+import type { AdvisoryRecord } from './model.js'
 
 export type { Finding, Severity, FixState, CvssScore } from './types.js'
 export type { AdvisoryRecord, AffectedEntry, CompiledAdvisory } from './model.js'
@@ -81,6 +82,8 @@ export interface ImportOptions {
   maxFileBytes?: number
   /** Called after each batch, for progress display. */
   onProgress?: (p: { file: string; records: number }) => void
+  /** Sees every record read, in batches as they are written (feed sync keeps which keys a snapshot listed). */
+  onRecords?: (records: readonly AdvisoryRecord[]) => void
 }
 
 export interface ExploitUpdate {

@@ -44,7 +44,7 @@ describe.skipIf(!READY)('vigil scan, then db import, then query', () => {
   afterAll(() => rmSync(data, { recursive: true, force: true }))
 
   it('an image scanned before the advisory existed is found affected after the import', async () => {
-    const first = await vigil(['scan', image, '--format', 'json', '--data', data, '-q'])
+    const first = await vigil(['scan', image, '--format', 'json', '--data', data, '-q', '--allow-no-data'])
     expect(first.code).toBe(0)
     const report = JSON.parse(first.stdout) as { image: { digest: string }; findings: unknown[] }
     expect(report.findings).toEqual([])

@@ -1,25 +1,14 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { PassThrough } from 'node:stream'
 import { afterAll, describe, expect, it } from 'vitest'
 import { HAS_SHARED, noteSharedMissing, sharedPath } from '../helpers/shared.js'
-import { main } from '../../src/cli/main.js'
+import { vigil } from './helpers.js'
 
 noteSharedMissing('vigil db')
 const data = mkdtempSync(join(tmpdir(), 'vigil-clidb-'))
 afterAll(() => rmSync(data, { recursive: true, force: true }))
 
-async function vigil(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough()
-  const stderr = new PassThrough()
-  let out = ''
-  let err = ''
-  stdout.on('data', (c) => (out += String(c)))
-  stderr.on('data', (c) => (err += String(c)))
-  const code = await main(argv, { stdout, stderr, stdin: new PassThrough(), env: {} })
-  return { code, out, err }
-}
 
 describe.skipIf(!HAS_SHARED)('vigil db', () => {
   it('imports, reports counts, and shows status as table and JSON', async () => {

@@ -1,6 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { PassThrough } from 'node:stream'
+import { main } from '../../src/cli/main.js'
 import { openStore, type Store } from '../../src/store/env.js'
 import type { Package } from '../../src/types.js'
 
@@ -17,4 +19,16 @@ export function langPkg(ecosystem: string, name: string, version: string): Packa
 
 export function osPkg(ecosystem: string, name: string, version: string, source?: string): Package {
   return { ecosystem, name, version, purl: `pkg:generic/${name}@${version}`, path: 'test', kind: 'os', ...(source ? { source: { name: source } } : {}) }
+}
+
+/** `vigil …` through main(), with its exit code and what it wrote. */
+export async function vigil(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const stdout = new PassThrough()
+  const stderr = new PassThrough()
+  let out = ''
+  let err = ''
+  stdout.on('data', (c) => (out += String(c)))
+  stderr.on('data', (c) => (err += String(c)))
+  const code = await main(argv, { stdout, stderr, stdin: new PassThrough(), env: {} })
+  return { code, out, err }
 }

@@ -125,10 +125,16 @@ describe.skipIf(!HAS_SHARED)('vigil scan sbom:FILE through main()', () => {
     expect(r.stdout).toMatch(/^PACKAGE\s+INSTALLED\s+FIXED\s+ID\s+SEVERITY\s+RISK$/m)
   })
 
-  it('a data dir without advisories says so on stderr and reports no findings', async () => {
-    const r = await vigil(['scan', `sbom:${sharedPath('e2e/trivy-integration/testdata/fixtures/sbom/centos-7-cyclonedx.json')}`, '--data', emptyData, '-f', 'json'])
+  it('a data dir without advisories for the image is ERR_NO_DATA; --allow-no-data scans anyway and warns', async () => {
+    const sbom = `sbom:${sharedPath('e2e/trivy-integration/testdata/fixtures/sbom/centos-7-cyclonedx.json')}`
+    const refused = await vigil(['scan', sbom, '--data', emptyData, '-f', 'json'])
+    expect(refused.code).toBe(2)
+    expect(refused.stderr).toContain('ERR_NO_DATA')
+    expect(refused.stderr).toContain('run vigil db update')
+    expect(refused.stdout).toBe('')
+    const r = await vigil(['scan', sbom, '--data', emptyData, '-f', 'json', '--allow-no-data'])
     expect(r.code).toBe(0)
-    expect(r.stderr).toContain('no vulnerability data imported; run vigil db import')
+    expect(r.stderr).toContain('warning: no vulnerability data for this image')
     expect(JSON.parse(r.stdout)).toMatchObject({ packages: 2, findings: [], os: { family: 'centos' } })
   })
 
@@ -173,15 +179,15 @@ describe.skipIf(!hasImage('debian-minbase'))('vigil scan of a corpus image throu
     const info = readInfo('debian-minbase') as { dpkg_packages: number; manifest_digest: string }
     const data = join(work, 'data')
     const out = join(work, 'minbase.cdx.json')
-    const r = await vigil(['scan', `oci:${join(CORPUS, 'debian-minbase', 'oci')}`, '--format', 'cyclonedx', '-o', out, '--data', data])
+    const r = await vigil(['scan', `oci:${join(CORPUS, 'debian-minbase', 'oci')}`, '--format', 'cyclonedx', '-o', out, '--data', data, '--allow-no-data'])
     expect(r.code, r.stderr).toBe(0)
-    expect(r.stderr).toContain('no vulnerability data imported')
+    expect(r.stderr).toContain('warning: no vulnerability data for this image')
     const bom = JSON.parse(readFileSync(out, 'utf8')) as Json
     const validate = cycloneDxValidator('1.6')
     expect(validate(bom), explain(validate.errors)).toBe(true)
     expect(bom.metadata.component.version).toBe(info.manifest_digest)
     expect((bom.components as Json[]).filter((c) => c.purl?.startsWith('pkg:deb/debian/'))).toHaveLength(info.dpkg_packages)
-    const back = await vigil(['scan', `sbom:${out}`, '--format', 'json', '--data', data, '-q'])
+    const back = await vigil(['scan', `sbom:${out}`, '--format', 'json', '--data', data, '-q', '--allow-no-data'])
     expect(back.code).toBe(0)
     expect(JSON.parse(back.stdout)).toMatchObject({ packages: info.dpkg_packages, image: { digest: info.manifest_digest }, os: { ecosystem: 'Debian:12' } })
   })

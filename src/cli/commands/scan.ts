@@ -3,6 +3,7 @@ import { writeFile } from 'node:fs/promises'
 import { resolveDataDir } from '../../config.js'
 import { VigilError } from '../../errors.js'
 import { TARGET_SYNTAX, parseTarget } from '../../image/reference.js'
+import { advisoryCoverage } from '../../feeds/coverage.js'
 import { matchInventory } from '../../match/index.js'
 import { readIgnoreFile, type IgnoreList } from '../../report/ignore-file.js'
 import { REPORT_FORMATS, isReportFormat, renderReport } from '../../report/index.js'
@@ -23,7 +24,8 @@ const DEFAULT_IGNORE_FILE = '.vigilignore'
 const usage = `Usage: vigil scan <target> [options]
 
 Scan an image (or read an SBOM) and report its vulnerabilities, matched against the advisories
-imported into the data dir with \`vigil db import\`. No daemon or broker needed.
+in the data dir (\`vigil db update\` fetches them; \`vigil db import\` loads files). No daemon or
+broker needed.
 
 Targets:
   ${TARGET_SYNTAX}
@@ -42,6 +44,8 @@ Options:
                            findings (repeatable)
 ${IMAGE_OPTIONS_USAGE}
       --data DIR           data dir (default $VIGIL_DATA, else ./.vigil)
+      --allow-no-data      scan even when the data dir has no advisories for any of the
+                           image's ecosystems (otherwise ERR_NO_DATA: run vigil db update)
   -o, --output FILE        write the report to FILE instead of stdout
   -q, --quiet              no progress bar and no notes on stderr
 
@@ -60,6 +64,7 @@ const options = {
   'fail-on': { type: 'string' },
   'ignore-file': { type: 'string' },
   vex: { type: 'string', multiple: true },
+  'allow-no-data': { type: 'boolean' },
   ...IMAGE_OPTIONS,
 } as const
 
@@ -119,7 +124,14 @@ async function run(argv: string[], io: CliIo): Promise<number> {
   let findings
   try {
     inventory ??= await scanImage(target, source, store, io, quiet)
-    if (store.advisories.getKeysCount({ limit: 1 }) === 0) note(`no vulnerability data imported; run vigil db import (data dir ${dataDir})`)
+    const coverage = advisoryCoverage(store, inventory)
+    if (coverage.covered.length === 0 && coverage.missing.length > 0) {
+      const what = `no vulnerability data for this image's ecosystems (${coverage.missing.join(', ')}) in ${dataDir}`
+      if (!values['allow-no-data']) throw new VigilError('ERR_NO_DATA', `${what}; run vigil db update (or pass --allow-no-data to scan anyway)`)
+      note(`warning: ${what}; the report cannot show their vulnerabilities`)
+    } else if (coverage.missing.length > 0) {
+      note(`no vulnerability data for ${coverage.missing.join(', ')}; their packages were not matched (vigil db update)`)
+    }
     findings = matchInventory(store, inventory)
     // Scanned once, kept: the image's inventory and findings go into the index, so that
     // `vigil query` finds it and `vigil db import` keeps its findings current.
