@@ -15,7 +15,7 @@ const ID_RE = /\b(?:CVE[-_]\d{4}-\d{4,}|XSA-\d+|GHSA(?:-[23456789cfghjmpqrvwx]{4
  * (`CVE-2016-6258 XSA-182`) is one vulnerability: the CVE, aliased by the XSA. An entry
  * without a CVE (`CVE-????-?????  XSA-295`) stands under its own ids.
  */
-function secfixIds(text: string): { id: string; aliases: string[] }[] {
+export function secfixIds(text: string): { id: string; aliases: string[] }[] {
   const ids = [...new Set((text.match(ID_RE) ?? []).map((id) => id.replace(/^CVE_/, 'CVE-')))]
   const cves = ids.filter((id) => id.startsWith('CVE-'))
   if (cves.length === 0) return ids.map((id) => ({ id, aliases: [] }))

@@ -1,0 +1,200 @@
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { LayerPool } from '../../src/layers/pool.js'
+import { importFeeds, matchInventory, matchPackage } from '../../src/match/index.js'
+import { endOfLife, isPastEndOfLife } from '../../src/sbom/eol.js'
+import { osInfoFromFacts } from '../../src/sbom/finalize.js'
+import { parseReleaseFile } from '../../src/analyzers/os-release.js'
+import { buildInventoryDetailed } from '../../src/scan/inventory.js'
+import { openStore, type Store } from '../../src/store/env.js'
+import type { Package } from '../../src/types.js'
+import { HAS_SHARED, noteSharedMissing, sharedPath } from '../helpers/shared.js'
+import { tempDir } from '../layers/fixtures.js'
+import { writeOciImage } from './image.js'
+
+noteSharedMissing('distro images matched against vendor data')
+
+const VULNSRC = sharedPath('advisories', 'trivy-db', 'pkg', 'vulnsrc')
+const MARINER_DB = sharedPath('pkgdb', 'rpm', 'go-rpmdb', 'cbl-mariner-2.0', 'rpmdb.sqlite')
+const AZURE_OVAL = join(VULNSRC, 'azure', 'testdata', 'happy', 'vuln-list')
+
+// CBL-Mariner 2.0's os-release and mariner-release, as the mariner-release 2.0-4.cm2 package
+// (the one in the database below) installs them.
+const MARINER_OS_RELEASE = `NAME="Common Base Linux Mariner"
+VERSION="2.0.20220226"
+ID=mariner
+VERSION_ID="2.0"
+PRETTY_NAME="CBL-Mariner/Linux"
+ANSI_COLOR="1;34"
+HOME_URL="https://aka.ms/cbl-mariner"
+BUG_REPORT_URL="https://aka.ms/cbl-mariner"
+SUPPORT_URL="https://aka.ms/cbl-mariner"
+`
+const MARINER_RELEASE = 'CBL-Mariner 2.0.20220226\nMARINER_BUILD_NUMBER=0d8f8a4\n'
+
+/** `name installed id state fixed` lines, sorted: what a reader checks against the records by hand. */
+function lines(findings: readonly { name: string; installed: string; id: string; state: string; fixedVersions: string[] }[]): string[] {
+  return findings.map((f) => `${f.name} ${f.installed} ${f.id} ${f.state} ${f.fixedVersions.join(',')}`).sort()
+}
+
+describe.skipIf(!HAS_SHARED)('CBL-Mariner 2.0 image (real rpm SQLite db) against Microsoft\'s OVAL (vuln-list split)', () => {
+  let pool: LayerPool
+  let store: Store
+  let cleanup: () => Promise<void>
+  let dir: string
+
+  beforeAll(async () => {
+    ;({ dir, cleanup } = await tempDir('vigil-distros-'))
+    pool = new LayerPool({ threads: 1 })
+    store = openStore(join(dir, 'store'))
+    const report = await importFeeds(store, [AZURE_OVAL])
+    expect(report.errors).toEqual([])
+  })
+  afterAll(async () => {
+    await pool?.close()
+    await store?.close()
+    await cleanup?.()
+  })
+
+  async function scan(name: string, osRelease: string, marinerRelease: string) {
+    const target = await writeOciImage(join(dir, name), [
+      { name: 'etc/os-release', content: osRelease },
+      { name: 'etc/mariner-release', content: marinerRelease },
+      { name: 'var/lib/rpm/rpmdb.sqlite', content: await readFile(MARINER_DB) },
+    ])
+    return (await buildInventoryDetailed(target, { pool })).inventory
+  }
+
+  it('imports every definition of the three releases; the Not Applicable one is withdrawn', async () => {
+    const other = openStore(join(dir, 'count'))
+    try {
+      const report = await importFeeds(other, [AZURE_OVAL])
+      // mariner 1.0: 3173 (clamav); 2.0: 7412 (wireshark), 31872-1 (edk2), 31880-1 (openssl);
+      // azure 3.0: 38656-1 (ceph), 38611-1 (tensorflow), 52881-2 (golang).
+      expect(report.sources['azure-oval']).toBe(7)
+      expect(report.added).toBe(7)
+      expect(report.sources['oval-parts']).toBe(0)
+    } finally {
+      await other.close()
+    }
+  })
+
+  it('detects Mariner 2.0, with the vendor\'s end of life', async () => {
+    const inventory = await scan('mariner-2', MARINER_OS_RELEASE, MARINER_RELEASE)
+    expect(inventory.os).toMatchObject({ family: 'mariner', version: '2.0', ecosystem: 'Mariner:2.0', endOfLife: '2025-07-31' })
+    expect(inventory.packages.filter((p) => p.kind === 'os')).toHaveLength(129)
+  })
+
+  it('finds exactly what the records say: openssl and openssl-libs 1.1.1k-7.cm2 < 1.1.1k-28.cm2 (CVE-2023-5678)', async () => {
+    const inventory = await scan('mariner-2b', MARINER_OS_RELEASE, MARINER_RELEASE)
+    // By hand from definitions/2023/31880-1.json → tst:31880000 → obj:31880001 (openssl) +
+    // ste:31880002 (`less than 0:1.1.1k-28.cm2`). openssl-libs is built from openssl.src.rpm.
+    // Not found, each for its reason: edk2 (31872-1) and wireshark (7412) are not installed;
+    // clamav is Mariner 1.0's, ceph/tensorflow/golang Azure Linux 3.0's.
+    expect(lines(matchInventory(store, inventory))).toEqual([
+      'openssl 1.1.1k-7.cm2 CVE-2023-5678 fixed 1.1.1k-28.cm2',
+      'openssl-libs 1.1.1k-7.cm2 CVE-2023-5678 fixed 1.1.1k-28.cm2',
+    ])
+  })
+
+  it('the same database labelled Mariner 1.0 meets none of 2.0\'s records (other release)', async () => {
+    const inventory = await scan('mariner-1', MARINER_OS_RELEASE.replace('VERSION_ID="2.0"', 'VERSION_ID="1.0"'), 'CBL-Mariner 1.0.20210901\n')
+    expect(inventory.os?.ecosystem).toBe('Mariner:1.0')
+    expect(matchInventory(store, inventory)).toEqual([])
+  })
+
+  it('a package at the fixed EVR is not reported (fixed); below a `less than or equal` state it is, unfixed', () => {
+    const os = osInfoFromFacts([{ path: 'etc/os-release', os: parseReleaseFile('etc/os-release', MARINER_OS_RELEASE)! }])!
+    const rpm = (name: string, version: string): Package => ({ kind: 'os', ecosystem: 'Mariner:2.0', name, version, path: 'var/lib/rpm/rpmdb.sqlite', purl: '', source: { name, version } } as Package)
+    expect(matchPackage(store, rpm('openssl', '1.1.1k-28.cm2'), os)).toEqual([])
+    expect(lines(matchPackage(store, rpm('openssl', '1.1.1k-27.cm2'), os))).toEqual(['openssl 1.1.1k-27.cm2 CVE-2023-5678 fixed 1.1.1k-28.cm2'])
+    // 7412: wireshark `less than or equal 0:3.4.4-2.cm1`, Patchable false: affected, no fix.
+    expect(lines(matchPackage(store, rpm('wireshark', '3.4.4-2.cm1'), os))).toEqual(['wireshark 3.4.4-2.cm1 CVE-2021-39924 affected '])
+    expect(matchPackage(store, rpm('wireshark', '3.4.4-3.cm1'), os)).toEqual([])
+  })
+})
+
+describe.skipIf(!HAS_SHARED)('Wolfi and Chainguard secdb, Amazon ALAS: real records', () => {
+  let store: Store
+  let cleanup: () => Promise<void>
+  let dir: string
+  beforeAll(async () => {
+    ;({ dir, cleanup } = await tempDir('vigil-distros-feeds-'))
+    store = openStore(join(dir, 'store'))
+  })
+  afterAll(async () => {
+    await store?.close()
+    await cleanup?.()
+  })
+  const apk = (ecosystem: string, name: string, version: string): Package => ({ kind: 'os', ecosystem, name, version, path: 'lib/apk/db/installed', purl: '', source: { name, version } } as Package)
+  const rpm = (ecosystem: string, name: string, version: string, source = name): Package => ({ kind: 'os', ecosystem, name, version, path: 'var/lib/rpm/Packages', purl: '', source: { name: source, version } } as Package)
+
+  it('Wolfi and Chainguard binutils: each secfix is a fix in its own distro only', async () => {
+    const report = await importFeeds(store, [join(VULNSRC, 'wolfi', 'testdata', 'happy'), join(VULNSRC, 'chainguard', 'testdata', 'happy')])
+    expect(report.errors).toEqual([])
+    // Counted per format: two records from each distro's binutils.json.
+    expect(report.sources).toEqual({ 'wolfi-secdb': 4 })
+    // binutils.json: 2.39-r1 fixes CVE-2022-38126, 2.39-r2 fixes CVE-2022-38533 (same in both files).
+    for (const eco of ['Wolfi', 'Chainguard']) {
+      expect(lines(matchPackage(store, apk(eco, 'binutils', '2.39-r0')))).toEqual([
+        'binutils 2.39-r0 CVE-2022-38126 fixed 2.39-r1',
+        'binutils 2.39-r0 CVE-2022-38533 fixed 2.39-r2',
+      ])
+      expect(lines(matchPackage(store, apk(eco, 'binutils', '2.39-r1')))).toEqual(['binutils 2.39-r1 CVE-2022-38533 fixed 2.39-r2'])
+      expect(matchPackage(store, apk(eco, 'binutils', '2.39-r2'))).toEqual([])
+    }
+    // Not Alpine's: an Alpine binutils meets neither distro's records.
+    expect(matchPackage(store, apk('Alpine:v3.19', 'binutils', '2.39-r0'))).toEqual([])
+  })
+
+  it('Wolfi secdb with a secfixes entry that is not a list is reported, not imported', async () => {
+    const report = await importFeeds(store, [join(VULNSRC, 'wolfi', 'testdata', 'sad')])
+    // sad/binutils.json is not even JSON (a trailing comma): ERR_FEED_INVALID.
+    expect(report.errors.map((e) => e.code)).toEqual(['ERR_FEED_INVALID'])
+  })
+
+  it('Amazon ALAS for Amazon Linux 1, 2 and 2022: fixed versions per release, CVE ids with the ALAS as alias', async () => {
+    const report = await importFeeds(store, [join(VULNSRC, 'amazon', 'testdata', 'happy')])
+    expect(report.errors).toEqual([])
+    expect(report.sources['amazon-alas']).toBeGreaterThan(0)
+    // ALAS-2018-1093 (AL1): git 2.14.5-1.59.amzn1 fixes CVE-2018-17456.
+    const git = matchPackage(store, rpm('Amazon Linux:1', 'git', '2.14.4-1.58.amzn1'))
+    expect(lines(git)).toEqual(['git 2.14.4-1.58.amzn1 CVE-2018-17456 fixed 2.14.5-1.59.amzn1'])
+    expect(git[0]!.aliases).toContain('ALAS-2018-1093')
+    expect(git[0]!.severity).toBe('HIGH')
+    expect(matchPackage(store, rpm('Amazon Linux:1', 'git', '2.14.5-1.59.amzn1'))).toEqual([])
+    // ALAS2-2021-1699 (AL2): kernel 4.14.243-185.433.amzn2 fixes CVE-2021-22543; kernel-headers
+    // is built from kernel.src.rpm and so meets the kernel record.
+    expect(lines(matchPackage(store, rpm('Amazon Linux:2', 'kernel-headers', '4.14.238-182.422.amzn2', 'kernel')))).toEqual([
+      'kernel-headers 4.14.238-182.422.amzn2 CVE-2021-22543 fixed 4.14.243-185.433.amzn2',
+    ])
+    // Other release: AL2's kernel advisory does not apply to an AL1 kernel.
+    expect(matchPackage(store, rpm('Amazon Linux:1', 'kernel', '4.14.238-182.422.amzn1'))).toEqual([])
+    // ALAS2022-2021-003: log4j 2.15.0-1.amzn2022.0.1 fixes CVE-2021-44228.
+    expect(lines(matchPackage(store, rpm('Amazon Linux:2022', 'log4j', '2.14.1-1.amzn2022')))).toContainEqual('log4j 2.14.1-1.amzn2022 CVE-2021-44228 fixed 2.15.0-1.amzn2022.0.1')
+  })
+})
+
+describe('OS detection, ecosystems and end of life', () => {
+  const detect = (path: string, text: string) => osInfoFromFacts([{ path, os: parseReleaseFile(path, text)! }])
+  it('maps each distro onto the ecosystem its advisory data uses', () => {
+    expect(detect('etc/system-release', 'Amazon Linux release 2 (Karoo)\n')?.ecosystem).toBe('Amazon Linux:2')
+    expect(detect('etc/os-release', 'NAME="Amazon Linux AMI"\nID="amzn"\nVERSION_ID="2018.03"\n')?.ecosystem).toBe('Amazon Linux:1')
+    expect(detect('etc/os-release', 'NAME="Amazon Linux"\nID="amzn"\nVERSION_ID="2023"\n')?.ecosystem).toBe('Amazon Linux:2023')
+    expect(detect('etc/oracle-release', 'Oracle Linux Server release 8.6\n')?.ecosystem).toBe('Oracle Linux:8')
+    expect(detect('etc/mariner-release', 'CBL-Mariner 2.0.20220226\n')?.ecosystem).toBe('Mariner:2.0')
+    expect(detect('etc/os-release', 'ID=wolfi\nNAME="Wolfi"\nVERSION_ID="20230201"\n')?.ecosystem).toBe('Wolfi')
+    expect(detect('etc/os-release', 'ID="chainguard"\nNAME="Chainguard"\n')?.ecosystem).toBe('Chainguard')
+  })
+  it('dates end of life from the table and flags it only after the last supported day', () => {
+    expect(endOfLife('centos', '7.9.2009')).toBe('2024-06-30')
+    expect(endOfLife('ubuntu', '18.04')).toBe('2023-05-31')
+    expect(endOfLife('amzn', '2018.03')).toBe('2023-12-31')
+    expect(endOfLife('alpine', '3.19.1')).toBe('2025-11-01')
+    expect(endOfLife('wolfi', '20230201')).toBeUndefined()
+    expect(isPastEndOfLife('2024-06-30', new Date('2024-06-30T23:00:00Z'))).toBe(false)
+    expect(isPastEndOfLife('2024-06-30', new Date('2024-07-01T00:00:00Z'))).toBe(true)
+    expect(isPastEndOfLife(undefined)).toBe(false)
+  })
+})
