@@ -176,6 +176,87 @@ describe.skipIf(!HAS_SHARED)('Wolfi and Chainguard secdb, Amazon ALAS: real reco
   })
 })
 
+const UBUNTU_OSV = sharedPath('advisories', 'vunnel', 'tests', 'unit', 'providers', 'ubuntu', 'test-fixtures', 'osv')
+const UBUNTU_STATUS = sharedPath('pkgdb', 'dpkg', 'claircore', 'texlive.status')
+// Ubuntu 18.04's os-release as base-files 10.1ubuntu2 writes it (the status file's release).
+const UBUNTU_1804_OS_RELEASE = `NAME="Ubuntu"
+VERSION="18.04.6 LTS (Bionic Beaver)"
+ID=ubuntu
+ID_LIKE=debian
+PRETTY_NAME="Ubuntu 18.04.6 LTS"
+VERSION_ID="18.04"
+HOME_URL="https://www.ubuntu.com/"
+SUPPORT_URL="https://help.ubuntu.com/"
+BUG_REPORT_URL="https://bugs.launchpad.net/ubuntu/"
+PRIVACY_POLICY_URL="https://www.ubuntu.com/legal/terms-and-policies/privacy-policy"
+VERSION_CODENAME=bionic
+UBUNTU_CODENAME=bionic
+`
+
+describe.skipIf(!HAS_SHARED)('Ubuntu 18.04 image (claircore\'s real dpkg status) against Ubuntu\'s own OSV records', () => {
+  let pool: LayerPool
+  let store: Store
+  let cleanup: () => Promise<void>
+  let dir: string
+  beforeAll(async () => {
+    ;({ dir, cleanup } = await tempDir('vigil-distros-ubuntu-'))
+    pool = new LayerPool({ threads: 1 })
+    store = openStore(join(dir, 'store'))
+    const report = await importFeeds(store, [UBUNTU_OSV])
+    expect(report.errors).toEqual([])
+  })
+  afterAll(async () => {
+    await pool?.close()
+    await store?.close()
+    await cleanup?.()
+  })
+
+  it('is detected as Ubuntu:18.04, past its end of standard support, and gets no finding from Pro-only or other-release records', async () => {
+    const target = await writeOciImage(join(dir, 'bionic'), [
+      { name: 'etc/os-release', content: UBUNTU_1804_OS_RELEASE },
+      { name: 'etc/lsb-release', content: 'DISTRIB_ID=Ubuntu\nDISTRIB_RELEASE=18.04\nDISTRIB_CODENAME=bionic\nDISTRIB_DESCRIPTION="Ubuntu 18.04.6 LTS"\n' },
+      { name: 'var/lib/dpkg/status', content: await readFile(UBUNTU_STATUS) },
+    ])
+    const { inventory } = await buildInventoryDetailed(target, { pool })
+    expect(inventory.os).toMatchObject({ family: 'ubuntu', version: '18.04', ecosystem: 'Ubuntu:18.04', endOfLife: '2023-05-31' })
+    expect(isPastEndOfLife(inventory.os?.endOfLife, new Date('2026-12-08T00:00:00Z'))).toBe(true)
+    const libc6 = inventory.packages.find((p) => p.name === 'libc6')!
+    expect(libc6).toMatchObject({ version: '2.27-3ubuntu1', source: { name: 'glibc' } })
+    // By hand: UBUNTU-CVE-2016-20013 lists glibc for 18.04 only under `Ubuntu:Pro:18.04:LTS` (ESM,
+    // a repository this image does not have); its 22.04/24.04 glibc entries are other releases.
+    // UBUNTU-CVE-2021-3782 / USN-5614-1 (wayland), -2013-2208 (tpp, 14.04), -2020-36325 (jansson,
+    // Pro 14.04), -2026-1403 (gitlab, 16.04): nothing installed or another release.
+    expect(matchInventory(store, inventory)).toEqual([])
+    // The same glibc under 22.04 meets that release's unfixed entry (introduced 0, no fix).
+    const jammy = matchPackage(store, { ...libc6, ecosystem: 'Ubuntu:22.04' })
+    expect(lines(jammy)).toEqual(['libc6 2.27-3ubuntu1 UBUNTU-CVE-2016-20013 affected '])
+  })
+})
+
+describe.skipIf(!HAS_SHARED)('Photon OS CVE metadata: real records', () => {
+  it('res_ver is the fix; NA is unfixed; each entry is its own release', async () => {
+    const { dir, cleanup } = await tempDir('vigil-distros-photon-')
+    const store = openStore(join(dir, 'store'))
+    try {
+      const report = await importFeeds(store, [join(VULNSRC, 'photon', 'testdata', 'happy')])
+      expect(report.errors).toEqual([])
+      expect(report.sources).toEqual({ 'photon-cve': 2 })
+      const rpm = (eco: string, name: string, version: string): Package => ({ kind: 'os', ecosystem: eco, name, version, path: 'var/lib/rpm/rpmdb.sqlite', purl: '', source: { name, version } } as Package)
+      // 3.0/apache-tomcat/CVE-2019-0199.json: res_ver 8.5.40-1.ph3.
+      expect(lines(matchPackage(store, rpm('Photon OS:3.0', 'apache-tomcat', '8.5.39-1.ph3')))).toEqual(['apache-tomcat 8.5.39-1.ph3 CVE-2019-0199 fixed 8.5.40-1.ph3'])
+      expect(matchPackage(store, rpm('Photon OS:3.0', 'apache-tomcat', '8.5.40-1.ph3'))).toEqual([])
+      expect(matchPackage(store, rpm('Photon OS:4.0', 'apache-tomcat', '8.5.39-1.ph4'))).toEqual([])
+      // 3.0/curl/CVE-2025-0725.json: res_ver NA.
+      expect(lines(matchPackage(store, rpm('Photon OS:3.0', 'curl', '8.11.1-1.ph3')))).toEqual(['curl 8.11.1-1.ph3 CVE-2025-0725 affected '])
+      const bad = await importFeeds(store, [join(VULNSRC, 'photon', 'testdata', 'sad')])
+      expect(bad.errors.map((e) => e.code)).toEqual(['ERR_FEED_INVALID'])
+    } finally {
+      await store.close()
+      await cleanup()
+    }
+  })
+})
+
 describe('OS detection, ecosystems and end of life', () => {
   const detect = (path: string, text: string) => osInfoFromFacts([{ path, os: parseReleaseFile(path, text)! }])
   it('maps each distro onto the ecosystem its advisory data uses', () => {
@@ -186,6 +267,7 @@ describe('OS detection, ecosystems and end of life', () => {
     expect(detect('etc/mariner-release', 'CBL-Mariner 2.0.20220226\n')?.ecosystem).toBe('Mariner:2.0')
     expect(detect('etc/os-release', 'ID=wolfi\nNAME="Wolfi"\nVERSION_ID="20230201"\n')?.ecosystem).toBe('Wolfi')
     expect(detect('etc/os-release', 'ID="chainguard"\nNAME="Chainguard"\n')?.ecosystem).toBe('Chainguard')
+    expect(detect('etc/photon-release', 'VMware Photon OS 3.0\nPHOTON_BUILD_NUMBER=a0f216d\n')?.ecosystem).toBe('Photon OS:3.0')
   })
   it('dates end of life from the table and flags it only after the last supported day', () => {
     expect(endOfLife('centos', '7.9.2009')).toBe('2024-06-30')
