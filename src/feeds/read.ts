@@ -14,6 +14,7 @@ import { objectMembers } from './json-members.js'
 import { nodejsWgToItems } from './nodejs.js'
 import { osvToItems } from './osv.js'
 import { photonToItems } from './photon.js'
+import { suseCvrfToItems } from './suse-cvrf.js'
 import { wolfiSecdbToItems } from './wolfi.js'
 import { nativeInflate } from './zip-inflate.js'
 import { recordError, type FeedFormat, type FeedItem, type ReadLimits } from './types.js'
@@ -114,7 +115,7 @@ async function* readFeedFile(file: string, knownSize: number | undefined, limits
   const text = head.subarray(0, HEAD_BYTES).toString('utf8').replace(/^\uFEFF/, '').trimStart()
   const format = detectText(text)
   if (!format) {
-    yield recordError('ERR_FEED_FORMAT_UNKNOWN', file, 'not OSV JSON/NDJSON/zip, Alpine/Wolfi/Chainguard secdb, Debian tracker JSON, Amazon ALAS, Azure Linux OVAL, Photon CVE metadata, npm advisory, EPSS CSV or KEV JSON')
+    yield recordError('ERR_FEED_FORMAT_UNKNOWN', file, 'not OSV JSON/NDJSON/zip, Alpine/Wolfi/Chainguard secdb, Debian tracker JSON, Amazon ALAS, Azure Linux OVAL, Photon CVE metadata, SUSE CVRF, npm advisory, EPSS CSV or KEV JSON')
     return
   }
   // One record per file is held to the record limit; an array of records only to the file limit.
@@ -200,6 +201,7 @@ export function detectText(text: string): TextFormat | undefined {
   if (/^\{\s*"id"\s*:\s*"ALAS\d*-/.test(text)) return 'amazon-alas'
   if (/"ID"\s*:\s*"oval:com\.microsoft\.[a-z-]+:def:/.test(text)) return 'azure-oval'
   if (/"os_version"\s*:/.test(text) && /"cve_id"\s*:/.test(text) && /"res_ver"\s*:/.test(text)) return 'photon-cve'
+  if (/"Tracking"\s*:/.test(text) && /"ProductTree"\s*:/.test(text) && /"(?:open)?SUSE-SU-/.test(text)) return 'suse-cvrf'
   if (/^\{\s*"(?:RpminfoTests|RpminfoObjects|RpminfoState)"\s*:/.test(text)) return 'oval-parts'
   if (/"catalogVersion"\s*:|"cveID"\s*:/.test(text)) return 'kev-json'
   if (/"module_name"\s*:/.test(text) && /"vulnerable_versions"\s*:/.test(text)) return 'nodejs-wg'
@@ -235,6 +237,8 @@ async function* fromJson(json: unknown, format: FeedFormat | undefined, file: st
       return yield* azureOvalToItems(json, file)
     case 'photon-cve':
       return yield* photonToItems(json, file)
+    case 'suse-cvrf':
+      return yield* suseCvrfToItems(json, file)
     case 'oval-parts':
       // Tests, objects and states: read by each definition that refers to them (azure-oval.ts).
       return

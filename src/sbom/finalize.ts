@@ -67,6 +67,8 @@ export function osvEcosystem(family: string, version: string): string {
       const [maj, sp] = version.split('.')
       return withRelease('SUSE', maj ? `Linux Enterprise Server ${maj}${sp && sp !== '0' ? ` SP${sp}` : ''}` : undefined)
     }
+    case 'sle-micro': return withRelease('SUSE', version ? `Linux Enterprise Micro ${version}` : undefined)
+    case 'sl-micro': return withRelease('SUSE', version ? `Linux Micro ${version}` : undefined)
     case 'opensuse-leap': return withRelease('openSUSE', version ? `Leap ${version}` : undefined)
     case 'opensuse-tumbleweed': return 'openSUSE:Tumbleweed'
     // `etc/mariner-release` says `2.0.20220226`; the release is `2.0`.

@@ -257,6 +257,79 @@ describe.skipIf(!HAS_SHARED)('Photon OS CVE metadata: real records', () => {
   })
 })
 
+const SUSE_CVRF = join(VULNSRC, 'suse-cvrf', 'testdata', 'happy')
+const SLE_BCI_DB = sharedPath('pkgdb', 'rpm', 'go-rpmdb', 'sle15-bci', 'Packages.db')
+// SLE BCI 15 SP3's os-release (sles-release 15.3-55.4.1, the package in the database below).
+const SLES_153_OS_RELEASE = `NAME="SLES"
+VERSION="15-SP3"
+VERSION_ID="15.3"
+PRETTY_NAME="SUSE Linux Enterprise Server 15 SP3"
+ID="sles"
+ID_LIKE="suse"
+ANSI_COLOR="0;32"
+CPE_NAME="cpe:/o:suse:sles:15:sp3"
+DOCUMENTATION_URL="https://documentation.suse.com/"
+`
+
+describe.skipIf(!HAS_SHARED)('SUSE and openSUSE CVRF: real records, product naming', () => {
+  let store: Store
+  let pool: LayerPool
+  let cleanup: () => Promise<void>
+  let dir: string
+  beforeAll(async () => {
+    ;({ dir, cleanup } = await tempDir('vigil-distros-suse-'))
+    store = openStore(join(dir, 'store'))
+    pool = new LayerPool({ threads: 1 })
+    const report = await importFeeds(store, [SUSE_CVRF])
+    expect(report.errors).toEqual([])
+  })
+  afterAll(async () => {
+    await pool?.close()
+    await store?.close()
+    await cleanup?.()
+  })
+  const rpm = (ecosystem: string, name: string, version: string, source = name): Package => ({ kind: 'os', ecosystem, name, version, path: 'usr/lib/sysimage/rpm/Packages.db', purl: '', source: { name: source, version } } as Package)
+
+  it('openSUSE Leap 15.1 strongswan: the five CVEs of openSUSE-SU-2019:2598-1, by source for a subpackage; not on Leap 15.2', () => {
+    const ids = ['CVE-2018-10811', 'CVE-2018-16151', 'CVE-2018-16152', 'CVE-2018-17540', 'CVE-2018-5388']
+    const libs = matchPackage(store, rpm('openSUSE:Leap 15.1', 'strongswan-libs0', '5.6.0-lp151.4.2.1', 'strongswan'))
+    expect(lines(libs)).toEqual(ids.map((id) => `strongswan-libs0 5.6.0-lp151.4.2.1 ${id} fixed 5.6.0-lp151.4.3.1`).sort())
+    expect(libs[0]!.aliases).toEqual(['openSUSE-SU-2019:2598-1'])
+    expect(matchPackage(store, rpm('openSUSE:Leap 15.1', 'strongswan', '5.6.0-lp151.4.3.1'))).toEqual([])
+    expect(matchPackage(store, rpm('openSUSE:Leap 15.2', 'strongswan', '5.6.0-lp151.4.2.1'))).toEqual([])
+  })
+
+  it('an SLES 15 SP1 image meets its modules\' advisories (Containers module), not Package Hub\'s or SLE Micro\'s', () => {
+    // SUSE-SU-2019:0048-2: helm-mirror 0.2.1-1.7.1 in "SUSE Linux Enterprise Module for Containers 15 SP1".
+    expect(lines(matchPackage(store, rpm('SUSE:Linux Enterprise Server 15 SP1', 'helm-mirror', '0.2.1-1.6.1')))).toEqual([
+      'helm-mirror 0.2.1-1.6.1 CVE-2018-16873 fixed 0.2.1-1.7.1',
+      'helm-mirror 0.2.1-1.6.1 CVE-2018-16874 fixed 0.2.1-1.7.1',
+      'helm-mirror 0.2.1-1.6.1 CVE-2018-16875 fixed 0.2.1-1.7.1',
+    ])
+    // Other service pack.
+    expect(matchPackage(store, rpm('SUSE:Linux Enterprise Server 15 SP2', 'helm-mirror', '0.2.1-1.6.1'))).toEqual([])
+    // openSUSE-SU-2019:0003-1 fixes GraphicsMagick in "SUSE Package Hub for SUSE Linux Enterprise 15": another repository.
+    expect(matchPackage(store, rpm('SUSE:Linux Enterprise Server 15', 'GraphicsMagick', '1.3.29-bp150.2.11.1'))).toEqual([])
+    // SUSE-SU-2024:2546-1 fixes gnutls 3.7.3-150400.8.1 in SLE Micro 5.3 only.
+    expect(matchPackage(store, rpm('SUSE:Linux Enterprise Server 15 SP4', 'gnutls', '3.7.3-150400.4.1'))).toEqual([])
+    expect(lines(matchPackage(store, rpm('SUSE:Linux Enterprise Micro 5.3', 'libgnutls30', '3.7.3-150400.4.1', 'gnutls')))).toEqual([
+      'libgnutls30 3.7.3-150400.4.1 CVE-2024-28834 fixed 3.7.3-150400.8.1',
+      'libgnutls30 3.7.3-150400.4.1 CVE-2024-28835 fixed 3.7.3-150400.8.1',
+    ])
+  })
+
+  it('an SLE BCI 15 SP3 image (go-rpmdb\'s real NDB database) is detected, dated, and none of these advisories names its packages', async () => {
+    const target = await writeOciImage(join(dir, 'bci'), [
+      { name: 'etc/os-release', content: SLES_153_OS_RELEASE },
+      { name: 'usr/lib/sysimage/rpm/Packages.db', content: await readFile(SLE_BCI_DB) },
+    ])
+    const { inventory } = await buildInventoryDetailed(target, { pool })
+    expect(inventory.os).toMatchObject({ family: 'sles', version: '15.3', ecosystem: 'SUSE:Linux Enterprise Server 15 SP3', endOfLife: '2022-12-31' })
+    expect(inventory.packages.filter((p) => p.kind === 'os')).toHaveLength(35)
+    expect(matchInventory(store, inventory)).toEqual([])
+  })
+})
+
 describe('OS detection, ecosystems and end of life', () => {
   const detect = (path: string, text: string) => osInfoFromFacts([{ path, os: parseReleaseFile(path, text)! }])
   it('maps each distro onto the ecosystem its advisory data uses', () => {
@@ -267,6 +340,7 @@ describe('OS detection, ecosystems and end of life', () => {
     expect(detect('etc/mariner-release', 'CBL-Mariner 2.0.20220226\n')?.ecosystem).toBe('Mariner:2.0')
     expect(detect('etc/os-release', 'ID=wolfi\nNAME="Wolfi"\nVERSION_ID="20230201"\n')?.ecosystem).toBe('Wolfi')
     expect(detect('etc/os-release', 'ID="chainguard"\nNAME="Chainguard"\n')?.ecosystem).toBe('Chainguard')
+    expect(detect('etc/os-release', 'NAME="SLE Micro"\nVERSION_ID="5.3"\nID="sle-micro"\n')?.ecosystem).toBe('SUSE:Linux Enterprise Micro 5.3')
     expect(detect('etc/photon-release', 'VMware Photon OS 3.0\nPHOTON_BUILD_NUMBER=a0f216d\n')?.ecosystem).toBe('Photon OS:3.0')
   })
   it('dates end of life from the table and flags it only after the last supported day', () => {
