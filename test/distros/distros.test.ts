@@ -6,6 +6,8 @@ import { importFeeds, matchInventory, matchPackage } from '../../src/match/index
 import { endOfLife, isPastEndOfLife } from '../../src/sbom/eol.js'
 import { osInfoFromFacts } from '../../src/sbom/finalize.js'
 import { parseReleaseFile } from '../../src/analyzers/os-release.js'
+import { toJsonReport } from '../../src/report/json.js'
+import { renderTable } from '../../src/report/table.js'
 import { buildInventoryDetailed } from '../../src/scan/inventory.js'
 import { openStore, type Store } from '../../src/store/env.js'
 import type { Package } from '../../src/types.js'
@@ -220,6 +222,10 @@ describe.skipIf(!HAS_SHARED)('Ubuntu 18.04 image (claircore\'s real dpkg status)
     const { inventory } = await buildInventoryDetailed(target, { pool })
     expect(inventory.os).toMatchObject({ family: 'ubuntu', version: '18.04', ecosystem: 'Ubuntu:18.04', endOfLife: '2023-05-31' })
     expect(isPastEndOfLife(inventory.os?.endOfLife, new Date('2026-12-08T00:00:00Z'))).toBe(true)
+    // Flagged in the table report, and carried in JSON results.
+    const report = { inventory, findings: [], suppressed: [], generatedAt: '2026-12-08T00:00:00.000Z' }
+    expect(renderTable(report)).toContain('Ubuntu 18.04.6 LTS reached its end of life on 2023-05-31: its vendor publishes no more fixes')
+    expect(JSON.parse(JSON.stringify(toJsonReport(report))).os).toMatchObject({ endOfLife: '2023-05-31' })
     const libc6 = inventory.packages.find((p) => p.name === 'libc6')!
     expect(libc6).toMatchObject({ version: '2.27-3ubuntu1', source: { name: 'glibc' } })
     // By hand: UBUNTU-CVE-2016-20013 lists glibc for 18.04 only under `Ubuntu:Pro:18.04:LTS` (ESM,
