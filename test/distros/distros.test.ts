@@ -336,6 +336,40 @@ describe.skipIf(!HAS_SHARED)('SUSE and openSUSE CVRF: real records, product nami
   })
 })
 
+const DISTROLESS = sharedPath('pkgdb', 'syft', 'syft', 'pkg', 'cataloger', 'debian', 'testdata', 'image-distroless-deb')
+// gcr.io/distroless/base-debian11's os-release: Debian's fields, distroless's PRETTY_NAME.
+const DISTROLESS_OS_RELEASE = `PRETTY_NAME="Distroless"
+NAME="Debian GNU/Linux"
+ID="debian"
+VERSION_ID="11"
+VERSION="Debian GNU/Linux 11 (bullseye)"
+HOME_URL="https://github.com/GoogleContainerTools/distroless"
+SUPPORT_URL="https://github.com/GoogleContainerTools/distroless/blob/master/README.md"
+BUG_REPORT_URL="https://github.com/GoogleContainerTools/distroless/issues/new"
+`
+
+describe.skipIf(!HAS_SHARED)('distroless (Debian base, dpkg status.d): syft\'s real image-distroless-deb files', () => {
+  it('is Debian 11 to the matcher, reads the status.d stanza (its md5sums and preinst are not stanzas)', async () => {
+    const { dir, cleanup } = await tempDir('vigil-distros-distroless-')
+    const pool = new LayerPool({ threads: 1 })
+    try {
+      const files = ['var/lib/dpkg/status.d/libsqlite3-0', 'var/lib/dpkg/status.d/libsqlite3-0.md5sums', 'var/lib/dpkg/status.d/libsqlite3-0.preinst', 'usr/share/doc/libsqlite3-0/copyright']
+      const target = await writeOciImage(join(dir, 'img'), [
+        { name: 'etc/os-release', content: DISTROLESS_OS_RELEASE },
+        ...(await Promise.all(files.map(async (f) => ({ name: f, content: await readFile(join(DISTROLESS, f)) })))),
+      ])
+      const { inventory } = await buildInventoryDetailed(target, { pool })
+      expect(inventory.os).toMatchObject({ family: 'debian', version: '11', ecosystem: 'Debian:11', prettyName: 'Distroless', endOfLife: '2026-08-31' })
+      const os = inventory.packages.filter((p) => p.kind === 'os')
+      expect(os.map((p) => `${p.name} ${p.version} ${p.source?.name}`)).toEqual(['libsqlite3-0 3.34.1-3 sqlite3'])
+      expect(os[0]!.purl).toBe('pkg:deb/debian/libsqlite3-0@3.34.1-3?arch=arm64&distro=debian-11')
+    } finally {
+      await pool.close()
+      await cleanup()
+    }
+  })
+})
+
 describe('OS detection, ecosystems and end of life', () => {
   const detect = (path: string, text: string) => osInfoFromFacts([{ path, os: parseReleaseFile(path, text)! }])
   it('maps each distro onto the ecosystem its advisory data uses', () => {
