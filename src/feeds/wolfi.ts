@@ -1,5 +1,4 @@
-import type { AdvisoryRecord } from '../match/model.js'
-import { secfixIds } from './alpine.js'
+import { secfixRecords } from './alpine.js'
 import { recordError, type FeedItem } from './types.js'
 
 type Json = Record<string, unknown>
@@ -29,29 +28,6 @@ export function* wolfiSecdbToItems(json: unknown, file: string): Generator<FeedI
       yield recordError('ERR_FEED_INVALID', file, 'a package entry has no name or secfixes')
       continue
     }
-    const seen = new Set<string>()
-    for (const [version, ids] of Object.entries(pkg.secfixes)) {
-      if (!Array.isArray(ids)) {
-        yield recordError('ERR_FEED_INVALID', file, `${pkg.name} ${version}: secfixes entry is not a list of ids`)
-        continue
-      }
-      for (const text of ids) {
-        if (typeof text !== 'string') continue
-        for (const { id, aliases } of secfixIds(text)) {
-          if (seen.has(id)) continue
-          seen.add(id)
-          const record: AdvisoryRecord = {
-            key: `${ecosystem}/${pkg.name}/${id}`,
-            id,
-            aliases,
-            cvss: [],
-            affected: [{ ecosystem, name: pkg.name, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: version }] }], versions: [] }],
-            source: ecosystem === 'Wolfi' ? 'wolfi-secdb' : 'chainguard-secdb',
-          }
-          if (version === '0') record.withdrawn = 'not affected'
-          yield { kind: 'record', record }
-        }
-      }
-    }
+    yield* secfixRecords(ecosystem, pkg.name, pkg.secfixes, ecosystem === 'Wolfi' ? 'wolfi-secdb' : 'chainguard-secdb')
   }
 }

@@ -40,36 +40,40 @@ function lines(findings: readonly { name: string; installed: string; id: string;
   return findings.map((f) => `${f.name} ${f.installed} ${f.id} ${f.state} ${f.fixedVersions.join(',')}`).sort()
 }
 
-describe.skipIf(!HAS_SHARED)('CBL-Mariner 2.0 image (real rpm SQLite db) against Microsoft\'s OVAL (vuln-list split)', () => {
-  let pool: LayerPool
-  let store: Store
-  let cleanup: () => Promise<void>
-  let dir: string
-
+/** A temp dir, a store with `feeds` imported (each without an error) and a layer pool, for one describe block. */
+function distroEnv(feeds: readonly string[]): { store: Store; pool: LayerPool; dir: string } {
+  const env = {} as { store: Store; pool: LayerPool; dir: string }
+  let cleanup: (() => Promise<void>) | undefined
   beforeAll(async () => {
+    let dir: string
     ;({ dir, cleanup } = await tempDir('vigil-distros-'))
-    pool = new LayerPool({ threads: 1 })
-    store = openStore(join(dir, 'store'))
-    const report = await importFeeds(store, [AZURE_OVAL])
-    expect(report.errors).toEqual([])
+    env.dir = dir
+    env.pool = new LayerPool({ threads: 1 })
+    env.store = openStore(join(dir, 'store'))
+    if (feeds.length) expect((await importFeeds(env.store, feeds)).errors).toEqual([])
   })
   afterAll(async () => {
-    await pool?.close()
-    await store?.close()
+    await env.pool?.close()
+    await env.store?.close()
     await cleanup?.()
   })
+  return env
+}
+
+describe.skipIf(!HAS_SHARED)('CBL-Mariner 2.0 image (real rpm SQLite db) against Microsoft\'s OVAL (vuln-list split)', () => {
+  const env = distroEnv([AZURE_OVAL])
 
   async function scan(name: string, osRelease: string, marinerRelease: string) {
-    const target = await writeOciImage(join(dir, name), [
+    const target = await writeOciImage(join(env.dir, name), [
       { name: 'etc/os-release', content: osRelease },
       { name: 'etc/mariner-release', content: marinerRelease },
       { name: 'var/lib/rpm/rpmdb.sqlite', content: await readFile(MARINER_DB) },
     ])
-    return (await buildInventoryDetailed(target, { pool })).inventory
+    return (await buildInventoryDetailed(target, { pool: env.pool })).inventory
   }
 
   it('imports every definition of the three releases; the Not Applicable one is withdrawn', async () => {
-    const other = openStore(join(dir, 'count'))
+    const other = openStore(join(env.dir, 'count'))
     try {
       const report = await importFeeds(other, [AZURE_OVAL])
       // mariner 1.0: 3173 (clamav); 2.0: 7412 (wireshark), 31872-1 (edk2), 31880-1 (openssl);
@@ -94,7 +98,7 @@ describe.skipIf(!HAS_SHARED)('CBL-Mariner 2.0 image (real rpm SQLite db) against
     // ste:31880002 (`less than 0:1.1.1k-28.cm2`). openssl-libs is built from openssl.src.rpm.
     // Not found, each for its reason: edk2 (31872-1) and wireshark (7412) are not installed;
     // clamav is Mariner 1.0's, ceph/tensorflow/golang Azure Linux 3.0's.
-    expect(lines(matchInventory(store, inventory))).toEqual([
+    expect(lines(matchInventory(env.store, inventory))).toEqual([
       'openssl 1.1.1k-7.cm2 CVE-2023-5678 fixed 1.1.1k-28.cm2',
       'openssl-libs 1.1.1k-7.cm2 CVE-2023-5678 fixed 1.1.1k-28.cm2',
     ])
@@ -103,78 +107,68 @@ describe.skipIf(!HAS_SHARED)('CBL-Mariner 2.0 image (real rpm SQLite db) against
   it('the same database labelled Mariner 1.0 meets none of 2.0\'s records (other release)', async () => {
     const inventory = await scan('mariner-1', MARINER_OS_RELEASE.replace('VERSION_ID="2.0"', 'VERSION_ID="1.0"'), 'CBL-Mariner 1.0.20210901\n')
     expect(inventory.os?.ecosystem).toBe('Mariner:1.0')
-    expect(matchInventory(store, inventory)).toEqual([])
+    expect(matchInventory(env.store, inventory)).toEqual([])
   })
 
   it('a package at the fixed EVR is not reported (fixed); below a `less than or equal` state it is, unfixed', () => {
     const os = osInfoFromFacts([{ path: 'etc/os-release', os: parseReleaseFile('etc/os-release', MARINER_OS_RELEASE)! }])!
     const rpm = (name: string, version: string): Package => ({ kind: 'os', ecosystem: 'Mariner:2.0', name, version, path: 'var/lib/rpm/rpmdb.sqlite', purl: '', source: { name, version } } as Package)
-    expect(matchPackage(store, rpm('openssl', '1.1.1k-28.cm2'), os)).toEqual([])
-    expect(lines(matchPackage(store, rpm('openssl', '1.1.1k-27.cm2'), os))).toEqual(['openssl 1.1.1k-27.cm2 CVE-2023-5678 fixed 1.1.1k-28.cm2'])
+    expect(matchPackage(env.store, rpm('openssl', '1.1.1k-28.cm2'), os)).toEqual([])
+    expect(lines(matchPackage(env.store, rpm('openssl', '1.1.1k-27.cm2'), os))).toEqual(['openssl 1.1.1k-27.cm2 CVE-2023-5678 fixed 1.1.1k-28.cm2'])
     // 7412: wireshark `less than or equal 0:3.4.4-2.cm1`, Patchable false: affected, no fix.
-    expect(lines(matchPackage(store, rpm('wireshark', '3.4.4-2.cm1'), os))).toEqual(['wireshark 3.4.4-2.cm1 CVE-2021-39924 affected '])
-    expect(matchPackage(store, rpm('wireshark', '3.4.4-3.cm1'), os)).toEqual([])
+    expect(lines(matchPackage(env.store, rpm('wireshark', '3.4.4-2.cm1'), os))).toEqual(['wireshark 3.4.4-2.cm1 CVE-2021-39924 affected '])
+    expect(matchPackage(env.store, rpm('wireshark', '3.4.4-3.cm1'), os)).toEqual([])
   })
 })
 
 describe.skipIf(!HAS_SHARED)('Wolfi and Chainguard secdb, Amazon ALAS: real records', () => {
-  let store: Store
-  let cleanup: () => Promise<void>
-  let dir: string
-  beforeAll(async () => {
-    ;({ dir, cleanup } = await tempDir('vigil-distros-feeds-'))
-    store = openStore(join(dir, 'store'))
-  })
-  afterAll(async () => {
-    await store?.close()
-    await cleanup?.()
-  })
+  const env = distroEnv([])
   const apk = (ecosystem: string, name: string, version: string): Package => ({ kind: 'os', ecosystem, name, version, path: 'lib/apk/db/installed', purl: '', source: { name, version } } as Package)
   const rpm = (ecosystem: string, name: string, version: string, source = name): Package => ({ kind: 'os', ecosystem, name, version, path: 'var/lib/rpm/Packages', purl: '', source: { name: source, version } } as Package)
 
   it('Wolfi and Chainguard binutils: each secfix is a fix in its own distro only', async () => {
-    const report = await importFeeds(store, [join(VULNSRC, 'wolfi', 'testdata', 'happy'), join(VULNSRC, 'chainguard', 'testdata', 'happy')])
+    const report = await importFeeds(env.store, [join(VULNSRC, 'wolfi', 'testdata', 'happy'), join(VULNSRC, 'chainguard', 'testdata', 'happy')])
     expect(report.errors).toEqual([])
     // Counted per format: two records from each distro's binutils.json.
     expect(report.sources).toEqual({ 'wolfi-secdb': 4 })
     // binutils.json: 2.39-r1 fixes CVE-2022-38126, 2.39-r2 fixes CVE-2022-38533 (same in both files).
     for (const eco of ['Wolfi', 'Chainguard']) {
-      expect(lines(matchPackage(store, apk(eco, 'binutils', '2.39-r0')))).toEqual([
+      expect(lines(matchPackage(env.store, apk(eco, 'binutils', '2.39-r0')))).toEqual([
         'binutils 2.39-r0 CVE-2022-38126 fixed 2.39-r1',
         'binutils 2.39-r0 CVE-2022-38533 fixed 2.39-r2',
       ])
-      expect(lines(matchPackage(store, apk(eco, 'binutils', '2.39-r1')))).toEqual(['binutils 2.39-r1 CVE-2022-38533 fixed 2.39-r2'])
-      expect(matchPackage(store, apk(eco, 'binutils', '2.39-r2'))).toEqual([])
+      expect(lines(matchPackage(env.store, apk(eco, 'binutils', '2.39-r1')))).toEqual(['binutils 2.39-r1 CVE-2022-38533 fixed 2.39-r2'])
+      expect(matchPackage(env.store, apk(eco, 'binutils', '2.39-r2'))).toEqual([])
     }
     // Not Alpine's: an Alpine binutils meets neither distro's records.
-    expect(matchPackage(store, apk('Alpine:v3.19', 'binutils', '2.39-r0'))).toEqual([])
+    expect(matchPackage(env.store, apk('Alpine:v3.19', 'binutils', '2.39-r0'))).toEqual([])
   })
 
   it('Wolfi secdb with a secfixes entry that is not a list is reported, not imported', async () => {
-    const report = await importFeeds(store, [join(VULNSRC, 'wolfi', 'testdata', 'sad')])
+    const report = await importFeeds(env.store, [join(VULNSRC, 'wolfi', 'testdata', 'sad')])
     // sad/binutils.json is not even JSON (a trailing comma): ERR_FEED_INVALID.
     expect(report.errors.map((e) => e.code)).toEqual(['ERR_FEED_INVALID'])
   })
 
   it('Amazon ALAS for Amazon Linux 1, 2 and 2022: fixed versions per release, CVE ids with the ALAS as alias', async () => {
-    const report = await importFeeds(store, [join(VULNSRC, 'amazon', 'testdata', 'happy')])
+    const report = await importFeeds(env.store, [join(VULNSRC, 'amazon', 'testdata', 'happy')])
     expect(report.errors).toEqual([])
     expect(report.sources['amazon-alas']).toBeGreaterThan(0)
     // ALAS-2018-1093 (AL1): git 2.14.5-1.59.amzn1 fixes CVE-2018-17456.
-    const git = matchPackage(store, rpm('Amazon Linux:1', 'git', '2.14.4-1.58.amzn1'))
+    const git = matchPackage(env.store, rpm('Amazon Linux:1', 'git', '2.14.4-1.58.amzn1'))
     expect(lines(git)).toEqual(['git 2.14.4-1.58.amzn1 CVE-2018-17456 fixed 2.14.5-1.59.amzn1'])
     expect(git[0]!.aliases).toContain('ALAS-2018-1093')
     expect(git[0]!.severity).toBe('HIGH')
-    expect(matchPackage(store, rpm('Amazon Linux:1', 'git', '2.14.5-1.59.amzn1'))).toEqual([])
+    expect(matchPackage(env.store, rpm('Amazon Linux:1', 'git', '2.14.5-1.59.amzn1'))).toEqual([])
     // ALAS2-2021-1699 (AL2): kernel 4.14.243-185.433.amzn2 fixes CVE-2021-22543; kernel-headers
     // is built from kernel.src.rpm and so meets the kernel record.
-    expect(lines(matchPackage(store, rpm('Amazon Linux:2', 'kernel-headers', '4.14.238-182.422.amzn2', 'kernel')))).toEqual([
+    expect(lines(matchPackage(env.store, rpm('Amazon Linux:2', 'kernel-headers', '4.14.238-182.422.amzn2', 'kernel')))).toEqual([
       'kernel-headers 4.14.238-182.422.amzn2 CVE-2021-22543 fixed 4.14.243-185.433.amzn2',
     ])
     // Other release: AL2's kernel advisory does not apply to an AL1 kernel.
-    expect(matchPackage(store, rpm('Amazon Linux:1', 'kernel', '4.14.238-182.422.amzn1'))).toEqual([])
+    expect(matchPackage(env.store, rpm('Amazon Linux:1', 'kernel', '4.14.238-182.422.amzn1'))).toEqual([])
     // ALAS2022-2021-003: log4j 2.15.0-1.amzn2022.0.1 fixes CVE-2021-44228.
-    expect(lines(matchPackage(store, rpm('Amazon Linux:2022', 'log4j', '2.14.1-1.amzn2022')))).toContainEqual('log4j 2.14.1-1.amzn2022 CVE-2021-44228 fixed 2.15.0-1.amzn2022.0.1')
+    expect(lines(matchPackage(env.store, rpm('Amazon Linux:2022', 'log4j', '2.14.1-1.amzn2022')))).toContainEqual('log4j 2.14.1-1.amzn2022 CVE-2021-44228 fixed 2.15.0-1.amzn2022.0.1')
   })
 })
 
@@ -196,30 +190,15 @@ UBUNTU_CODENAME=bionic
 `
 
 describe.skipIf(!HAS_SHARED)('Ubuntu 18.04 image (claircore\'s real dpkg status) against Ubuntu\'s own OSV records', () => {
-  let pool: LayerPool
-  let store: Store
-  let cleanup: () => Promise<void>
-  let dir: string
-  beforeAll(async () => {
-    ;({ dir, cleanup } = await tempDir('vigil-distros-ubuntu-'))
-    pool = new LayerPool({ threads: 1 })
-    store = openStore(join(dir, 'store'))
-    const report = await importFeeds(store, [UBUNTU_OSV])
-    expect(report.errors).toEqual([])
-  })
-  afterAll(async () => {
-    await pool?.close()
-    await store?.close()
-    await cleanup?.()
-  })
+  const env = distroEnv([UBUNTU_OSV])
 
   it('is detected as Ubuntu:18.04, past its end of standard support, and gets no finding from Pro-only or other-release records', async () => {
-    const target = await writeOciImage(join(dir, 'bionic'), [
+    const target = await writeOciImage(join(env.dir, 'bionic'), [
       { name: 'etc/os-release', content: UBUNTU_1804_OS_RELEASE },
       { name: 'etc/lsb-release', content: 'DISTRIB_ID=Ubuntu\nDISTRIB_RELEASE=18.04\nDISTRIB_CODENAME=bionic\nDISTRIB_DESCRIPTION="Ubuntu 18.04.6 LTS"\n' },
       { name: 'var/lib/dpkg/status', content: await readFile(UBUNTU_STATUS) },
     ])
-    const { inventory } = await buildInventoryDetailed(target, { pool })
+    const { inventory } = await buildInventoryDetailed(target, { pool: env.pool })
     expect(inventory.os).toMatchObject({ family: 'ubuntu', version: '18.04', ecosystem: 'Ubuntu:18.04', endOfLife: '2023-05-31' })
     expect(isPastEndOfLife(inventory.os?.endOfLife, new Date('2026-12-08T00:00:00Z'))).toBe(true)
     // Flagged in the table report, and carried in JSON results.
@@ -232,9 +211,9 @@ describe.skipIf(!HAS_SHARED)('Ubuntu 18.04 image (claircore\'s real dpkg status)
     // a repository this image does not have); its 22.04/24.04 glibc entries are other releases.
     // UBUNTU-CVE-2021-3782 / USN-5614-1 (wayland), -2013-2208 (tpp, 14.04), -2020-36325 (jansson,
     // Pro 14.04), -2026-1403 (gitlab, 16.04): nothing installed or another release.
-    expect(matchInventory(store, inventory)).toEqual([])
+    expect(matchInventory(env.store, inventory)).toEqual([])
     // The same glibc under 22.04 meets that release's unfixed entry (introduced 0, no fix).
-    const jammy = matchPackage(store, { ...libc6, ecosystem: 'Ubuntu:22.04' })
+    const jammy = matchPackage(env.store, { ...libc6, ecosystem: 'Ubuntu:22.04' })
     expect(lines(jammy)).toEqual(['libc6 2.27-3ubuntu1 UBUNTU-CVE-2016-20013 affected '])
   })
 })
@@ -278,61 +257,46 @@ DOCUMENTATION_URL="https://documentation.suse.com/"
 `
 
 describe.skipIf(!HAS_SHARED)('SUSE and openSUSE CVRF: real records, product naming', () => {
-  let store: Store
-  let pool: LayerPool
-  let cleanup: () => Promise<void>
-  let dir: string
-  beforeAll(async () => {
-    ;({ dir, cleanup } = await tempDir('vigil-distros-suse-'))
-    store = openStore(join(dir, 'store'))
-    pool = new LayerPool({ threads: 1 })
-    const report = await importFeeds(store, [SUSE_CVRF])
-    expect(report.errors).toEqual([])
-  })
-  afterAll(async () => {
-    await pool?.close()
-    await store?.close()
-    await cleanup?.()
-  })
+  const env = distroEnv([SUSE_CVRF])
   const rpm = (ecosystem: string, name: string, version: string, source = name): Package => ({ kind: 'os', ecosystem, name, version, path: 'usr/lib/sysimage/rpm/Packages.db', purl: '', source: { name: source, version } } as Package)
 
   it('openSUSE Leap 15.1 strongswan: the five CVEs of openSUSE-SU-2019:2598-1, by source for a subpackage; not on Leap 15.2', () => {
     const ids = ['CVE-2018-10811', 'CVE-2018-16151', 'CVE-2018-16152', 'CVE-2018-17540', 'CVE-2018-5388']
-    const libs = matchPackage(store, rpm('openSUSE:Leap 15.1', 'strongswan-libs0', '5.6.0-lp151.4.2.1', 'strongswan'))
+    const libs = matchPackage(env.store, rpm('openSUSE:Leap 15.1', 'strongswan-libs0', '5.6.0-lp151.4.2.1', 'strongswan'))
     expect(lines(libs)).toEqual(ids.map((id) => `strongswan-libs0 5.6.0-lp151.4.2.1 ${id} fixed 5.6.0-lp151.4.3.1`).sort())
     expect(libs[0]!.aliases).toEqual(['openSUSE-SU-2019:2598-1'])
-    expect(matchPackage(store, rpm('openSUSE:Leap 15.1', 'strongswan', '5.6.0-lp151.4.3.1'))).toEqual([])
-    expect(matchPackage(store, rpm('openSUSE:Leap 15.2', 'strongswan', '5.6.0-lp151.4.2.1'))).toEqual([])
+    expect(matchPackage(env.store, rpm('openSUSE:Leap 15.1', 'strongswan', '5.6.0-lp151.4.3.1'))).toEqual([])
+    expect(matchPackage(env.store, rpm('openSUSE:Leap 15.2', 'strongswan', '5.6.0-lp151.4.2.1'))).toEqual([])
   })
 
   it('an SLES 15 SP1 image meets its modules\' advisories (Containers module), not Package Hub\'s or SLE Micro\'s', () => {
     // SUSE-SU-2019:0048-2: helm-mirror 0.2.1-1.7.1 in "SUSE Linux Enterprise Module for Containers 15 SP1".
-    expect(lines(matchPackage(store, rpm('SUSE:Linux Enterprise Server 15 SP1', 'helm-mirror', '0.2.1-1.6.1')))).toEqual([
+    expect(lines(matchPackage(env.store, rpm('SUSE:Linux Enterprise Server 15 SP1', 'helm-mirror', '0.2.1-1.6.1')))).toEqual([
       'helm-mirror 0.2.1-1.6.1 CVE-2018-16873 fixed 0.2.1-1.7.1',
       'helm-mirror 0.2.1-1.6.1 CVE-2018-16874 fixed 0.2.1-1.7.1',
       'helm-mirror 0.2.1-1.6.1 CVE-2018-16875 fixed 0.2.1-1.7.1',
     ])
     // Other service pack.
-    expect(matchPackage(store, rpm('SUSE:Linux Enterprise Server 15 SP2', 'helm-mirror', '0.2.1-1.6.1'))).toEqual([])
+    expect(matchPackage(env.store, rpm('SUSE:Linux Enterprise Server 15 SP2', 'helm-mirror', '0.2.1-1.6.1'))).toEqual([])
     // openSUSE-SU-2019:0003-1 fixes GraphicsMagick in "SUSE Package Hub for SUSE Linux Enterprise 15": another repository.
-    expect(matchPackage(store, rpm('SUSE:Linux Enterprise Server 15', 'GraphicsMagick', '1.3.29-bp150.2.11.1'))).toEqual([])
+    expect(matchPackage(env.store, rpm('SUSE:Linux Enterprise Server 15', 'GraphicsMagick', '1.3.29-bp150.2.11.1'))).toEqual([])
     // SUSE-SU-2024:2546-1 fixes gnutls 3.7.3-150400.8.1 in SLE Micro 5.3 only.
-    expect(matchPackage(store, rpm('SUSE:Linux Enterprise Server 15 SP4', 'gnutls', '3.7.3-150400.4.1'))).toEqual([])
-    expect(lines(matchPackage(store, rpm('SUSE:Linux Enterprise Micro 5.3', 'libgnutls30', '3.7.3-150400.4.1', 'gnutls')))).toEqual([
+    expect(matchPackage(env.store, rpm('SUSE:Linux Enterprise Server 15 SP4', 'gnutls', '3.7.3-150400.4.1'))).toEqual([])
+    expect(lines(matchPackage(env.store, rpm('SUSE:Linux Enterprise Micro 5.3', 'libgnutls30', '3.7.3-150400.4.1', 'gnutls')))).toEqual([
       'libgnutls30 3.7.3-150400.4.1 CVE-2024-28834 fixed 3.7.3-150400.8.1',
       'libgnutls30 3.7.3-150400.4.1 CVE-2024-28835 fixed 3.7.3-150400.8.1',
     ])
   })
 
   it('an SLE BCI 15 SP3 image (go-rpmdb\'s real NDB database) is detected, dated, and none of these advisories names its packages', async () => {
-    const target = await writeOciImage(join(dir, 'bci'), [
+    const target = await writeOciImage(join(env.dir, 'bci'), [
       { name: 'etc/os-release', content: SLES_153_OS_RELEASE },
       { name: 'usr/lib/sysimage/rpm/Packages.db', content: await readFile(SLE_BCI_DB) },
     ])
-    const { inventory } = await buildInventoryDetailed(target, { pool })
+    const { inventory } = await buildInventoryDetailed(target, { pool: env.pool })
     expect(inventory.os).toMatchObject({ family: 'sles', version: '15.3', ecosystem: 'SUSE:Linux Enterprise Server 15 SP3', endOfLife: '2022-12-31' })
     expect(inventory.packages.filter((p) => p.kind === 'os')).toHaveLength(35)
-    expect(matchInventory(store, inventory)).toEqual([])
+    expect(matchInventory(env.store, inventory)).toEqual([])
   })
 })
 
