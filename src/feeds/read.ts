@@ -13,6 +13,7 @@ import { splitLines, textLines } from './lines.js'
 import { objectMembers } from './json-members.js'
 import { nodejsWgToItems } from './nodejs.js'
 import { osvToItems } from './osv.js'
+import { oracleOvalToItems } from './oracle-oval.js'
 import { photonToItems } from './photon.js'
 import { suseCvrfToItems } from './suse-cvrf.js'
 import { wolfiSecdbToItems } from './wolfi.js'
@@ -115,7 +116,7 @@ async function* readFeedFile(file: string, knownSize: number | undefined, limits
   const text = head.subarray(0, HEAD_BYTES).toString('utf8').replace(/^\uFEFF/, '').trimStart()
   const format = detectText(text)
   if (!format) {
-    yield recordError('ERR_FEED_FORMAT_UNKNOWN', file, 'not OSV JSON/NDJSON/zip, Alpine/Wolfi/Chainguard secdb, Debian tracker JSON, Amazon ALAS, Azure Linux OVAL, Photon CVE metadata, SUSE CVRF, npm advisory, EPSS CSV or KEV JSON')
+    yield recordError('ERR_FEED_FORMAT_UNKNOWN', file, 'not OSV JSON/NDJSON/zip, Alpine/Wolfi/Chainguard secdb, Debian tracker JSON, Amazon ALAS, Azure Linux OVAL, Photon CVE metadata, SUSE CVRF, Oracle OVAL, npm advisory, EPSS CSV or KEV JSON')
     return
   }
   // One record per file is held to the record limit; an array of records only to the file limit.
@@ -202,6 +203,7 @@ export function detectText(text: string): TextFormat | undefined {
   if (/"ID"\s*:\s*"oval:com\.microsoft\.[a-z-]+:def:/.test(text)) return 'azure-oval'
   if (/"os_version"\s*:/.test(text) && /"cve_id"\s*:/.test(text) && /"res_ver"\s*:/.test(text)) return 'photon-cve'
   if (/"Tracking"\s*:/.test(text) && /"ProductTree"\s*:/.test(text) && /"(?:open)?SUSE-SU-/.test(text)) return 'suse-cvrf'
+  if (/^\{\s*"Title"\s*:\s*"ELSA-\d{4}-\d+/.test(text) && /"Criteria"\s*:/.test(text)) return 'oracle-oval'
   if (/^\{\s*"(?:RpminfoTests|RpminfoObjects|RpminfoState)"\s*:/.test(text)) return 'oval-parts'
   if (/"catalogVersion"\s*:|"cveID"\s*:/.test(text)) return 'kev-json'
   if (/"module_name"\s*:/.test(text) && /"vulnerable_versions"\s*:/.test(text)) return 'nodejs-wg'
@@ -239,6 +241,8 @@ async function* fromJson(json: unknown, format: FeedFormat | undefined, file: st
       return yield* photonToItems(json, file)
     case 'suse-cvrf':
       return yield* suseCvrfToItems(json, file)
+    case 'oracle-oval':
+      return yield* oracleOvalToItems(json, file)
     case 'oval-parts':
       // Tests, objects and states: read by each definition that refers to them (azure-oval.ts).
       return

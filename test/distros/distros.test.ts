@@ -300,6 +300,34 @@ describe.skipIf(!HAS_SHARED)('SUSE and openSUSE CVRF: real records, product nami
   })
 })
 
+describe.skipIf(!HAS_SHARED)('Oracle Linux OVAL (ELSA): real records', () => {
+  const oval = (dir: string) => join(VULNSRC, 'oracle-oval', 'testdata', dir)
+  const env = distroEnv([oval('multi-arch'), oval('multi-flavor'), oval('ksplice'), oval('happy')])
+  const rpm = (ecosystem: string, name: string, version: string, source = name): Package => ({ kind: 'os', ecosystem, name, version, path: 'var/lib/rpm/rpmdb.sqlite', purl: '', source: { name: source, version } } as Package)
+
+  it('ELSA-2014-1306 fixes bash per release; the finding is the ELSA with its CVEs', () => {
+    // Oracle Linux 7: bash is earlier than 0:4.2.45-5.el7_0.4 (every arch).
+    const ol7 = matchPackage(env.store, rpm('Oracle Linux:7', 'bash', '4.2.45-5.el7_0.2'))
+    expect(lines(ol7)).toEqual(['bash 4.2.45-5.el7_0.2 ELSA-2014-1306 fixed 4.2.45-5.el7_0.4'])
+    expect([...ol7[0]!.aliases].sort()).toEqual(['CVE-2014-7169', 'CVE-2014-7186', 'CVE-2014-7187'])
+    expect(ol7[0]!.severity).toBe('HIGH')
+    expect(matchPackage(env.store, rpm('Oracle Linux:7', 'bash', '4.2.45-5.el7_0.4'))).toEqual([])
+    // Oracle Linux 6's fix is 4.1.2-15.el6_5.2: an OL6 bash below it is found under OL6's record only.
+    expect(lines(matchPackage(env.store, rpm('Oracle Linux:6', 'bash', '4.1.2-15.el6_5.1')))).toEqual(['bash 4.1.2-15.el6_5.1 ELSA-2014-1306 fixed 4.1.2-15.el6_5.2'])
+    expect(matchPackage(env.store, rpm('Oracle Linux:8', 'bash', '4.1.2-15.el6_5.1'))).toEqual([])
+  })
+
+  it('ELSA-2021-4451 fixes nettle at 3.4.1-7.el8; ksplice-only ELSA-2021-9280 yields no record for ordinary glibc', () => {
+    expect(lines(matchPackage(env.store, rpm('Oracle Linux:8', 'nettle', '3.4.1-4.el8')))).toEqual(['nettle 3.4.1-4.el8 ELSA-2021-4451 fixed 3.4.1-7.el8'])
+    expect(matchPackage(env.store, rpm('Oracle Linux:8', 'glibc', '2:2.28-151.0.1.el8'))).toEqual([])
+  })
+
+  it('ELSA-2007-0057 (Oracle Linux 5): bind-devel with its epoch; the criterion with an empty package name is skipped', () => {
+    expect(lines(matchPackage(env.store, rpm('Oracle Linux:5', 'bind-devel', '30:9.3.3-7.el5')))).toEqual(['bind-devel 30:9.3.3-7.el5 ELSA-2007-0057 fixed 30:9.3.3-8.el5'])
+    expect(matchPackage(env.store, rpm('Oracle Linux:5', 'bind-devel', '30:9.3.3-8.el5'))).toEqual([])
+  })
+})
+
 const DISTROLESS = sharedPath('pkgdb', 'syft', 'syft', 'pkg', 'cataloger', 'debian', 'testdata', 'image-distroless-deb')
 // gcr.io/distroless/base-debian11's os-release: Debian's fields, distroless's PRETTY_NAME.
 const DISTROLESS_OS_RELEASE = `PRETTY_NAME="Distroless"
