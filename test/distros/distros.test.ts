@@ -40,6 +40,11 @@ function lines(findings: readonly { name: string; installed: string; id: string;
   return findings.map((f) => `${f.name} ${f.installed} ${f.id} ${f.state} ${f.fixedVersions.join(',')}`).sort()
 }
 
+/** An OS package row as an analyzer of the database at `path` yields it (source defaults to itself). */
+function osPackage(path: string): (ecosystem: string, name: string, version: string, source?: string) => Package {
+  return (ecosystem, name, version, source = name) => ({ kind: 'os', ecosystem, name, version, path, purl: '', source: { name: source, version } } as Package)
+}
+
 /** A temp dir, a store with `feeds` imported (each without an error) and a layer pool, for one describe block. */
 function distroEnv(feeds: readonly string[]): { store: Store; pool: LayerPool; dir: string } {
   const env = {} as { store: Store; pool: LayerPool; dir: string }
@@ -112,7 +117,7 @@ describe.skipIf(!HAS_SHARED)('CBL-Mariner 2.0 image (real rpm SQLite db) against
 
   it('a package at the fixed EVR is not reported (fixed); below a `less than or equal` state it is, unfixed', () => {
     const os = osInfoFromFacts([{ path: 'etc/os-release', os: parseReleaseFile('etc/os-release', MARINER_OS_RELEASE)! }])!
-    const rpm = (name: string, version: string): Package => ({ kind: 'os', ecosystem: 'Mariner:2.0', name, version, path: 'var/lib/rpm/rpmdb.sqlite', purl: '', source: { name, version } } as Package)
+    const rpm = (name: string, version: string) => osPackage('var/lib/rpm/rpmdb.sqlite')('Mariner:2.0', name, version)
     expect(matchPackage(env.store, rpm('openssl', '1.1.1k-28.cm2'), os)).toEqual([])
     expect(lines(matchPackage(env.store, rpm('openssl', '1.1.1k-27.cm2'), os))).toEqual(['openssl 1.1.1k-27.cm2 CVE-2023-5678 fixed 1.1.1k-28.cm2'])
     // 7412: wireshark `less than or equal 0:3.4.4-2.cm1`, Patchable false: affected, no fix.
@@ -123,8 +128,8 @@ describe.skipIf(!HAS_SHARED)('CBL-Mariner 2.0 image (real rpm SQLite db) against
 
 describe.skipIf(!HAS_SHARED)('Wolfi and Chainguard secdb, Amazon ALAS: real records', () => {
   const env = distroEnv([])
-  const apk = (ecosystem: string, name: string, version: string): Package => ({ kind: 'os', ecosystem, name, version, path: 'lib/apk/db/installed', purl: '', source: { name, version } } as Package)
-  const rpm = (ecosystem: string, name: string, version: string, source = name): Package => ({ kind: 'os', ecosystem, name, version, path: 'var/lib/rpm/Packages', purl: '', source: { name: source, version } } as Package)
+  const apk = osPackage('lib/apk/db/installed')
+  const rpm = osPackage('var/lib/rpm/Packages')
 
   it('Wolfi and Chainguard binutils: each secfix is a fix in its own distro only', async () => {
     const report = await importFeeds(env.store, [join(VULNSRC, 'wolfi', 'testdata', 'happy'), join(VULNSRC, 'chainguard', 'testdata', 'happy')])
@@ -226,7 +231,7 @@ describe.skipIf(!HAS_SHARED)('Photon OS CVE metadata: real records', () => {
       const report = await importFeeds(store, [join(VULNSRC, 'photon', 'testdata', 'happy')])
       expect(report.errors).toEqual([])
       expect(report.sources).toEqual({ 'photon-cve': 2 })
-      const rpm = (eco: string, name: string, version: string): Package => ({ kind: 'os', ecosystem: eco, name, version, path: 'var/lib/rpm/rpmdb.sqlite', purl: '', source: { name, version } } as Package)
+      const rpm = osPackage('var/lib/rpm/rpmdb.sqlite')
       // 3.0/apache-tomcat/CVE-2019-0199.json: res_ver 8.5.40-1.ph3.
       expect(lines(matchPackage(store, rpm('Photon OS:3.0', 'apache-tomcat', '8.5.39-1.ph3')))).toEqual(['apache-tomcat 8.5.39-1.ph3 CVE-2019-0199 fixed 8.5.40-1.ph3'])
       expect(matchPackage(store, rpm('Photon OS:3.0', 'apache-tomcat', '8.5.40-1.ph3'))).toEqual([])
@@ -258,7 +263,7 @@ DOCUMENTATION_URL="https://documentation.suse.com/"
 
 describe.skipIf(!HAS_SHARED)('SUSE and openSUSE CVRF: real records, product naming', () => {
   const env = distroEnv([SUSE_CVRF])
-  const rpm = (ecosystem: string, name: string, version: string, source = name): Package => ({ kind: 'os', ecosystem, name, version, path: 'usr/lib/sysimage/rpm/Packages.db', purl: '', source: { name: source, version } } as Package)
+  const rpm = osPackage('usr/lib/sysimage/rpm/Packages.db')
 
   it('openSUSE Leap 15.1 strongswan: the five CVEs of openSUSE-SU-2019:2598-1, by source for a subpackage; not on Leap 15.2', () => {
     const ids = ['CVE-2018-10811', 'CVE-2018-16151', 'CVE-2018-16152', 'CVE-2018-17540', 'CVE-2018-5388']
@@ -303,7 +308,7 @@ describe.skipIf(!HAS_SHARED)('SUSE and openSUSE CVRF: real records, product nami
 describe.skipIf(!HAS_SHARED)('Oracle Linux OVAL (ELSA): real records', () => {
   const oval = (dir: string) => join(VULNSRC, 'oracle-oval', 'testdata', dir)
   const env = distroEnv([oval('multi-arch'), oval('multi-flavor'), oval('ksplice'), oval('happy')])
-  const rpm = (ecosystem: string, name: string, version: string, source = name): Package => ({ kind: 'os', ecosystem, name, version, path: 'var/lib/rpm/rpmdb.sqlite', purl: '', source: { name: source, version } } as Package)
+  const rpm = osPackage('var/lib/rpm/rpmdb.sqlite')
 
   it('ELSA-2014-1306 fixes bash per release; the finding is the ELSA with its CVEs', () => {
     // Oracle Linux 7: bash is earlier than 0:4.2.45-5.el7_0.4 (every arch).
