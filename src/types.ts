@@ -65,6 +65,8 @@ export interface OsInfo {
   prettyName?: string
   /** The OSV ecosystem for this OS's packages, e.g. `Debian:12`, `Alpine:v3.19`. */
   ecosystem: Ecosystem
+  /** The vendor's end-of-life date for this release (`YYYY-MM-DD`, src/sbom/eol.ts), when known. */
+  endOfLife?: string
 }
 
 export interface ImageInfo {

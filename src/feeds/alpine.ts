@@ -48,26 +48,35 @@ export function* alpineSecdbToItems(json: unknown, file: string): Generator<Feed
       yield recordError('ERR_FEED_INVALID', file, 'a package entry has no name or secfixes')
       continue
     }
-    const seen = new Set<string>()
-    for (const [version, ids] of Object.entries(pkg.secfixes)) {
-      if (!Array.isArray(ids)) continue
-      for (const text of ids) {
-        if (typeof text !== 'string') continue
-        for (const { id, aliases } of secfixIds(text)) {
-          // A branch sometimes lists one id under two versions; the first (newest) entry wins.
-          if (seen.has(id)) continue
-          seen.add(id)
-          const record: AdvisoryRecord = {
-            key: `${ecosystem}/${pkg.name}/${id}`,
-            id,
-            aliases,
-            cvss: [],
-            affected: [{ ecosystem, name: pkg.name, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: version }] }], versions: [] }],
-            source: 'alpine-secdb',
-          }
-          if (version === '0') record.withdrawn = 'not affected'
-          yield { kind: 'record', record }
+    yield* secfixRecords(ecosystem, pkg.name, pkg.secfixes, 'alpine-secdb')
+  }
+}
+
+/**
+ * One package's `secfixes` (`{version: [ids]}`) → one record per id, range `introduced 0, fixed
+ * version`; the version `0` means "never affected here" and yields a withdrawn record. Shared by
+ * the apk secdbs (Alpine, Wolfi, Chainguard).
+ */
+export function* secfixRecords(ecosystem: string, name: string, secfixes: Json, source: string): Generator<FeedItem> {
+  const seen = new Set<string>()
+  for (const [version, ids] of Object.entries(secfixes)) {
+    if (!Array.isArray(ids)) continue
+    for (const text of ids) {
+      if (typeof text !== 'string') continue
+      for (const { id, aliases } of secfixIds(text)) {
+        // A branch sometimes lists one id under two versions; the first (newest) entry wins.
+        if (seen.has(id)) continue
+        seen.add(id)
+        const record: AdvisoryRecord = {
+          key: `${ecosystem}/${name}/${id}`,
+          id,
+          aliases,
+          cvss: [],
+          affected: [{ ecosystem, name, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: version }] }], versions: [] }],
+          source,
         }
+        if (version === '0') record.withdrawn = 'not affected'
+        yield { kind: 'record', record }
       }
     }
   }

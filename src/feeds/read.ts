@@ -5,12 +5,18 @@ import { createGunzip } from 'node:zlib'
 import { Readable } from 'node:stream'
 import { Unzip } from 'fflate'
 import { alpineSecdbToItems } from './alpine.js'
+import { alasToItems } from './amazon.js'
+import { azureOvalToItems } from './azure-oval.js'
 import { debianTrackerToItems, looksLikeDebianTracker } from './debian.js'
 import { epssToItems, kevToItems } from './exploit.js'
 import { readHeadOf, splitLines } from './lines.js'
 import { objectMembers } from './json-members.js'
 import { nodejsWgToItems } from './nodejs.js'
 import { osvToItems } from './osv.js'
+import { oracleOvalToItems } from './oracle-oval.js'
+import { photonToItems } from './photon.js'
+import { suseCvrfToItems } from './suse-cvrf.js'
+import { wolfiSecdbToItems } from './wolfi.js'
 import { nativeInflate } from './zip-inflate.js'
 import { recordError, type FeedFormat, type FeedItem, type ReadLimits } from './types.js'
 
@@ -110,7 +116,7 @@ async function* readFeedFile(file: string, knownSize: number | undefined, limits
   const text = head.subarray(0, HEAD_BYTES).toString('utf8').replace(/^\uFEFF/, '').trimStart()
   const format = detectText(text)
   if (!format) {
-    yield recordError('ERR_FEED_FORMAT_UNKNOWN', file, 'not OSV JSON/NDJSON/zip, Alpine secdb, Debian tracker JSON, npm advisory, EPSS CSV or KEV JSON')
+    yield recordError('ERR_FEED_FORMAT_UNKNOWN', file, 'not OSV JSON/NDJSON/zip, Alpine/Wolfi/Chainguard secdb, Debian tracker JSON, Amazon ALAS, Azure Linux OVAL, Photon CVE metadata, SUSE CVRF, Oracle OVAL, npm advisory, EPSS CSV or KEV JSON')
     return
   }
   // One record per file is held to the record limit; an array of records only to the file limit.
@@ -192,6 +198,13 @@ export function detectText(text: string): TextFormat | undefined {
   }
   if (/^\{\s*"[^"]+"\s*:\s*\{\s*"(?:CVE|TEMP)-/.test(text)) return 'debian-tracker'
   if (/"distroversion"\s*:/.test(text) && /"packages"\s*:/.test(text)) return 'alpine-secdb'
+  if (/"secfixes"\s*:/.test(text) && /"reponame"\s*:/.test(text)) return 'wolfi-secdb'
+  if (/^\{\s*"id"\s*:\s*"ALAS\d*-/.test(text)) return 'amazon-alas'
+  if (/"ID"\s*:\s*"oval:com\.microsoft\.[a-z-]+:def:/.test(text)) return 'azure-oval'
+  if (/"os_version"\s*:/.test(text) && /"cve_id"\s*:/.test(text) && /"res_ver"\s*:/.test(text)) return 'photon-cve'
+  if (/"Tracking"\s*:/.test(text) && /"ProductTree"\s*:/.test(text) && /"(?:open)?SUSE-SU-/.test(text)) return 'suse-cvrf'
+  if (/^\{\s*"Title"\s*:\s*"ELSA-\d{4}-\d+/.test(text) && /"Criteria"\s*:/.test(text)) return 'oracle-oval'
+  if (/^\{\s*"(?:RpminfoTests|RpminfoObjects|RpminfoState)"\s*:/.test(text)) return 'oval-parts'
   if (/"catalogVersion"\s*:|"cveID"\s*:/.test(text)) return 'kev-json'
   if (/"module_name"\s*:/.test(text) && /"vulnerable_versions"\s*:/.test(text)) return 'nodejs-wg'
   if (/"id"\s*:\s*"/.test(text) && /"(?:modified|affected|schema_version|aliases)"\s*:/.test(text)) return 'osv-json'
@@ -218,6 +231,21 @@ async function* fromJson(json: unknown, format: FeedFormat | undefined, file: st
       return yield* kevToItems(json, file)
     case 'nodejs-wg':
       return yield* nodejsWgToItems(json, file)
+    case 'wolfi-secdb':
+      return yield* wolfiSecdbToItems(json, file)
+    case 'amazon-alas':
+      return yield* alasToItems(json, file)
+    case 'azure-oval':
+      return yield* azureOvalToItems(json, file)
+    case 'photon-cve':
+      return yield* photonToItems(json, file)
+    case 'suse-cvrf':
+      return yield* suseCvrfToItems(json, file)
+    case 'oracle-oval':
+      return yield* oracleOvalToItems(json, file)
+    case 'oval-parts':
+      // Tests, objects and states: read by each definition that refers to them (azure-oval.ts).
+      return
     default:
       yield recordError('ERR_FEED_FORMAT_UNKNOWN', file, `format ${f} is not a JSON document`)
   }

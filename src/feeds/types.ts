@@ -8,7 +8,7 @@ export type FeedItem =
   | { kind: 'epss'; rows: Map<string, { epss: number; percentile: number }>; date?: string }
   | { kind: 'kev'; cves: Set<string>; date?: string }
 
-export type FeedFormat = 'osv-json' | 'osv-ndjson' | 'osv-zip' | 'alpine-secdb' | 'debian-tracker' | 'nodejs-wg' | 'epss-csv' | 'kev-json'
+export type FeedFormat = 'osv-json' | 'osv-ndjson' | 'osv-zip' | 'alpine-secdb' | 'debian-tracker' | 'nodejs-wg' | 'epss-csv' | 'kev-json' | 'wolfi-secdb' | 'amazon-alas' | 'azure-oval' | 'oval-parts' | 'photon-cve' | 'suse-cvrf' | 'oracle-oval'
 
 export interface ReadLimits {
   maxRecordBytes: number

@@ -53,12 +53,28 @@ function normalizeUncached(ecosystem: string): string {
       const branch = /^v?(\d+)\.(\d+)/.exec(release)
       return branch ? `Alpine:v${branch[1]}.${branch[2]}` : `Alpine:${release}`
     }
+    case 'suse':
+      return `SUSE:${suseRelease(release)}`
     case 'ubuntu':
       // osv.dev writes `Ubuntu:22.04:LTS`; the release is what packages carry. Pro (ESM) stays distinct.
       return `Ubuntu:${release.replace(/:LTS$/, '')}`
     default:
       return ecosystem
   }
+}
+
+/**
+ * SUSE publishes one advisory per product, and an SLE release is a family of products sharing
+ * one package pool: Server, Desktop, SAP, HPC, LTSS and the modules (Basesystem, Containers,
+ * ...) of `15 SP3` ship the same builds, and a BCI or SLES image's packages come from several
+ * of them. So every `Linux Enterprise <product> N[ SPn]` keys as `Linux Enterprise N[ SPn]`,
+ * as Trivy's `SUSE Linux Enterprise 15.3` does. Micro (its own release line) and Package Hub
+ * (a community repository an image does not have by default) stay apart.
+ */
+function suseRelease(release: string): string {
+  if (/\bMicro\b|Package Hub/.test(release)) return release
+  const m = /^Linux Enterprise .*?\b(\d+)( SP\d+)?$/.exec(release)
+  return m ? `Linux Enterprise ${m[1]}${m[2] ?? ''}` : release
 }
 
 /**

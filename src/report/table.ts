@@ -1,6 +1,7 @@
 import type { Finding, Severity } from '../match/types.js'
 import { compareFindings, countBySeverity } from './severity.js'
 import type { ScanReport } from './types.js'
+import { isPastEndOfLife } from '../sbom/eol.js'
 
 /**
  * The terminal table: one block per severity (worst first), rows by risk within it. Plain ASCII;
@@ -40,6 +41,7 @@ export function renderTable(report: ScanReport, options: { colour?: boolean } = 
     `${inventory.image.reference} (${inventory.image.digest})`,
     `${os}; ${inventory.packages.length} packages; ${findings.length} findings${summary ? `: ${summary}` : ''}`,
   ]
+  if (isPastEndOfLife(inventory.os?.endOfLife)) lines.push(`${os} reached its end of life on ${inventory.os!.endOfLife}: its vendor publishes no more fixes, so few findings mean little`)
   if (report.suppressed.length) lines.push(`${report.suppressed.length} suppressed by VEX or the ignore file`)
   const warnings = inventory.warnings ?? []
   if (warnings.length) {

@@ -1,6 +1,7 @@
 import { RELEASE_FILE_RANK } from '../analyzers/os-release.js'
 import type { AnalyzerResult } from '../analyzers/types.js'
 import type { OsInfo, Package } from '../types.js'
+import { endOfLife } from './eol.js'
 import { makePurl } from './purl.js'
 
 /**
@@ -32,11 +33,13 @@ export function osInfoFromFacts(facts: Iterable<OsFact>): OsInfo | undefined {
   if (!best?.os.family) return undefined
   const family = best.os.family
   const version = best.os.version ?? ''
+  const eol = endOfLife(family, version)
   return {
     family,
     version,
     ...(best.os.prettyName ? { prettyName: best.os.prettyName } : {}),
     ecosystem: osvEcosystem(family, version),
+    ...(eol ? { endOfLife: eol } : {}),
   }
 }
 
@@ -64,12 +67,17 @@ export function osvEcosystem(family: string, version: string): string {
       const [maj, sp] = version.split('.')
       return withRelease('SUSE', maj ? `Linux Enterprise Server ${maj}${sp && sp !== '0' ? ` SP${sp}` : ''}` : undefined)
     }
+    case 'sle-micro': return withRelease('SUSE', version ? `Linux Enterprise Micro ${version}` : undefined)
+    case 'sl-micro': return withRelease('SUSE', version ? `Linux Micro ${version}` : undefined)
     case 'opensuse-leap': return withRelease('openSUSE', version ? `Leap ${version}` : undefined)
     case 'opensuse-tumbleweed': return 'openSUSE:Tumbleweed'
     // `etc/mariner-release` says `2.0.20220226`; the release is `2.0`.
     case 'mariner': return withRelease('Mariner', majorMinor)
     case 'azurelinux': return withRelease('Azure Linux', majorMinor)
     case 'photon': return withRelease('Photon OS', version || undefined)
+    // Not OSV ecosystems: the names Vigil's ALAS and Oracle readers key on. Amazon Linux 1 says `2018.03`.
+    case 'amzn': return withRelease('Amazon Linux', version.startsWith('2018.') ? '1' : major)
+    case 'ol': return withRelease('Oracle Linux', major)
     case 'wolfi': return 'Wolfi'
     case 'chainguard': return 'Chainguard'
     default: return withRelease(family, version || undefined)

@@ -21,6 +21,7 @@ const BY_ECOSYSTEM: Readonly<Record<string, SchemeName>> = {
   'Photon OS': 'rpm',
   'Photon': 'rpm',
   'Amazon Linux': 'rpm',
+  'Oracle Linux': 'rpm',
   'openEuler': 'rpm',
   'npm': 'semver',
   'crates.io': 'semver',

@@ -1,6 +1,7 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { osvToItems } from '../../src/feeds/osv.js'
+import { osvEcosystem } from '../../src/sbom/finalize.js'
 import type { AdvisoryRecord } from '../../src/match/model.js'
 import { cvssBaseScore, parseSeverityWord } from '../../src/match/severity.js'
 import { constraintToRanges } from './trivy-db.js'
@@ -23,6 +24,8 @@ export function namespaceEcosystem(ns: string): string | undefined {
       return `Debian:${release}`
     case 'ubuntu':
       return `Ubuntu:${release}`
+    case 'sles':
+      return osvEcosystem('sles', release)
     default:
       return undefined
   }
