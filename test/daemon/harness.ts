@@ -242,14 +242,7 @@ export async function getJson(url: string, token?: string): Promise<{ status: nu
  * A feed delta's record: an OSV record shaped as Debian's OSV export writes them, naming a source
  * package (glibc, zlib) of what the small corpus image really contains.
  */
-export const osv = (id: string, source: string, fixed: string) => ({
-  schema_version: '1.6.0',
-  id,
-  modified: '2026-11-01T00:00:00Z',
-  summary: `${source}: test advisory`,
-  affected: [{ package: { ecosystem: 'Debian:12', name: source }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed }] }] }],
-  severity: [{ type: 'CVSS_V3', score: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H' }],
-})
+export const osv = (id: string, source: string, fixed: string) => osvAdvisory(id, 'Debian:12', source, fixed)
 
 export interface NatsWithDaemons {
   readonly nats: NatsServer
@@ -268,12 +261,7 @@ export function natsWithDaemons(): NatsWithDaemons {
     nats = await startNats()
     client = await JobClient.open(nats.url)
   }, 60_000)
-  afterAll(async () => {
-    await client?.close()
-    for (const d of daemons) await d.kill9()
-    await nats?.dispose()
-    for (const d of daemons) await removeDir(d.dataDir)
-  })
+  afterAll(() => teardown({ client, daemons, nats }))
   return {
     get nats() {
       return nats!
