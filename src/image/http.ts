@@ -65,8 +65,9 @@ function guardedDispatcher(guard: ConnectGuard): Dispatcher {
     const addresses = checked.get(host)
     checked.delete(host)
     if (!addresses) return callback(Object.assign(new Error(`no checked address for ${host}`), { code: 'ENOTFOUND' }), [])
-    const all = addresses.map((address) => ({ address, family: isIP(address) }))
+    const all = addresses.map((address) => ({ address, family: isIP(address) })).filter((a) => !options.family || a.family === options.family)
     if (options.all) return callback(null, all)
+    if (all.length === 0) return callback(Object.assign(new Error(`no IPv${options.family} address for ${host}`), { code: 'ENOTFOUND' }), [])
     callback(null, all[0]!.address, all[0]!.family)
   }
   const connect = buildConnector({ lookup } as buildConnector.BuildOptions)
