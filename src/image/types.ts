@@ -8,8 +8,10 @@ import type { ConnectGuard } from './target-policy.js'
 export type BlobLocator =
   /** A file on disk, or a byte range of one (a layer.tar inside a docker-archive). */
   | { kind: 'file'; path: string; offset?: number; length?: number }
-  /** A registry blob URL; `headers` carries the Authorization already negotiated by the main thread. */
-  /** `guard`: a job's target policy, which the worker's connections must pass too. */
+  /**
+   * A registry blob URL; `headers` carries the Authorization already negotiated by the main thread,
+   * `guard` a job's target policy, which the worker's connections must pass too.
+   */
   | { kind: 'http'; url: string; headers: Record<string, string>; insecure?: boolean; guard?: ConnectGuard }
 
 export type LayerCompression = 'gzip' | 'zstd' | 'none' | 'auto'
