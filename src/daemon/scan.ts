@@ -6,7 +6,7 @@ import { formatPlatform, parsePlatform, DEFAULT_PLATFORM } from '../image/platfo
 import { parseTarget, type Target } from '../image/reference.js'
 import { RegistryClient } from '../image/registry.js'
 import { resolveImage } from '../image/resolve.js'
-import { checkTarget, DEFAULT_TARGET_POLICY, type TargetPolicy } from '../image/target-policy.js'
+import { checkTarget, connectGuard, DEFAULT_TARGET_POLICY, type ConnectGuard, type TargetPolicy } from '../image/target-policy.js'
 import type { RegistryAuth } from '../image/types.js'
 import type { LayerPool } from '../layers/pool.js'
 import { matchInventory, type Finding } from '../match/index.js'
@@ -89,11 +89,11 @@ function headerAuth(header: string): RegistryAuth {
  * layouts and archives resolve from disk; a registry reference costs one manifest GET (a tag or
  * an index is looked up in the alias table that earlier scans filled). Undefined = unknown.
  */
-async function knownDigest(ctx: ScanContext, target: Target, platform: string, asked: string | undefined, auth: RegistryAuth | undefined, signal: AbortSignal): Promise<{ digest?: string; alias?: string }> {
+async function knownDigest(ctx: ScanContext, target: Target, platform: string, asked: string | undefined, auth: RegistryAuth | undefined, guard: ConnectGuard | undefined, signal: AbortSignal): Promise<{ digest?: string; alias?: string }> {
   if (target.kind === 'registry') {
     // A pinned digest that is already an indexed image needs no network at all.
     if (target.digest && readImage(ctx.store, target.digest)) return { digest: target.digest }
-    const client = new RegistryClient(target.registry, target.repository, { ...(auth ? { auth } : {}), ...(target.scheme ? { scheme: target.scheme } : {}), http: { signal } })
+    const client = new RegistryClient(target.registry, target.repository, { ...(auth ? { auth } : {}), ...(target.scheme ? { scheme: target.scheme } : {}), http: { signal, ...(guard ? { guard } : {}) } })
     const top = await client.getManifest(target.digest ?? target.tag ?? 'latest')
     const alias = `${top.digest}|${platform}`
     const mediaType = top.mediaType.split(';')[0]!.trim()
@@ -108,7 +108,10 @@ export async function runScan(ctx: ScanContext, job: ScanJob, signal: AbortSigna
   const parsed = parseTarget(targetOf(job))
   if (parsed.kind === 'sbom') throw new VigilError('ERR_TARGET_INVALID', 'the daemon scans images; sbom: targets are for `vigil scan`')
   // Before credentials are opened and before anything is read or fetched.
-  await checkTarget(parsed, ctx.targetPolicy ?? DEFAULT_TARGET_POLICY)
+  const policy = ctx.targetPolicy ?? DEFAULT_TARGET_POLICY
+  await checkTarget(parsed, policy)
+  // Checked again on every connection the scan opens: the name may resolve differently by then.
+  const guard = parsed.kind === 'registry' ? connectGuard(parsed.registry, policy) : undefined
   const { target, auth } = jobTarget(job, ctx.secretKey)
   // Only a platform the job asks for is enforced: a single-platform image (Harbor scans each child
   // of a multi-arch index by digest) is taken as it is; an index still defaults to linux/amd64.
@@ -116,14 +119,14 @@ export async function runScan(ctx: ScanContext, job: ScanJob, signal: AbortSigna
   const platform = asked ?? DEFAULT_PLATFORM
   const analyzerSet = analyzerSetVersion(ANALYZERS)
 
-  const known = await knownDigest(ctx, parsed, platform, asked, auth, signal)
+  const known = await knownDigest(ctx, parsed, platform, asked, auth, guard, signal)
   if (known.digest && readImage(ctx.store, known.digest)?.analyzerSet === analyzerSet) {
     const inventory = readInventory(ctx.store, known.digest)
     const findings = imageFindings(ctx.store, known.digest)
     if (inventory && findings) return { target, inventory, findings, fromStore: true }
   }
 
-  const inventory = await buildInventory(target, { ...(asked ? { platform: asked } : {}), ...(auth ? { auth } : {}), store: ctx.store, pool: ctx.pool, signal })
+  const inventory = await buildInventory(target, { ...(asked ? { platform: asked } : {}), ...(auth ? { auth } : {}), ...(guard ? { guard } : {}), store: ctx.store, pool: ctx.pool, signal })
   signal.throwIfAborted()
   const findings = matchInventory(ctx.store, inventory)
   indexImage(ctx.store, inventory, findings)

@@ -83,7 +83,7 @@ export async function digestStream(stream: Readable): Promise<{ digest: Digest; 
 export function openBlobStream(locator: BlobLocator, options: HttpOptions = {}): Readable {
   if (locator.kind === 'file') return openFileRange(locator)
   const out = new PassThrough()
-  fetchWithRetry(locator.url, { method: 'GET', headers: locator.headers }, options).then(
+  fetchWithRetry(locator.url, { method: 'GET', headers: locator.headers }, { ...options, ...(locator.guard ? { guard: locator.guard } : {}) }).then(
     (res) => {
       if (res.ok && res.body) {
         const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>)

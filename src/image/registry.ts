@@ -169,6 +169,7 @@ export class RegistryClient {
       url: `${this.base}/v2/${this.repository}/blobs/${digest}`,
       headers: authorization ? { authorization } : {},
       ...(this.base.startsWith('http:') ? { insecure: true } : {}),
+      ...(this.http.guard ? { guard: this.http.guard } : {}),
     }
   }
 }
@@ -206,7 +207,12 @@ function clientOptions(scheme: 'http' | 'https' | undefined, opts: ResolveOption
     ...(opts.auth ? { auth: opts.auth } : {}),
     ...(scheme ? { scheme } : {}),
     ...(opts.insecure ? { insecure: true } : {}),
-    http: { ...(opts.retry ? { retry: opts.retry } : {}), ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}), ...(opts.signal ? { signal: opts.signal } : {}) },
+    http: {
+      ...(opts.retry ? { retry: opts.retry } : {}),
+      ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.guard ? { guard: opts.guard } : {}),
+    },
   }
 }
 
@@ -220,7 +226,7 @@ export async function refreshBlobLocator(locator: BlobLocator, opts: Pick<Resolv
   const url = new URL(locator.url)
   const m = /^\/v2\/(.+)\/blobs\/(sha256:[0-9a-f]{64})$/.exec(url.pathname)
   if (!m) throw new VigilError('ERR_REGISTRY_PROTOCOL', `not a registry blob URL: ${redactUrl(locator.url)}`)
-  const client = new RegistryClient(url.host, m[1]!, clientOptions(url.protocol === 'http:' ? 'http' : 'https', opts))
+  const client = new RegistryClient(url.host, m[1]!, clientOptions(url.protocol === 'http:' ? 'http' : 'https', { ...opts, ...(locator.guard ? { guard: locator.guard } : {}) }))
   const res = await client.request(url.pathname, 'HEAD')
   await res.body?.cancel().catch(() => undefined)
   if (res.status === 404) throw new VigilError('ERR_TARGET_NOT_FOUND', `${redactUrl(locator.url)}: blob not found`)

@@ -15,7 +15,10 @@ import type { Target } from './reference.js'
  *   /proc, /sys, /dev entry. A refused path gets the same answer whether or not it exists;
  * - registry hosts: link-local addresses (169.254.0.0/16, fe80::/10) and cloud metadata
  *   endpoints are refused unless allowed by name, a deny list refuses, and a non-empty allow list
- *   admits only what it names. Names are checked as written and as they resolve.
+ *   admits only what it names. Names are checked as written and as they resolve when the job
+ *   starts, and every connection the job opens (registry, token realm, blob storage, in the layer
+ *   workers too) checks the address it is about to reach again (ConnectGuard), so a name whose
+ *   answer changes in between (DNS rebinding) is caught.
  *
  * Entries: a host (`reg.example`), a host with port (`reg.example:5000`), `*.example.com`, an IP
  * address or a CIDR block (`10.0.0.0/8`, `fd00::/8`).
@@ -97,28 +100,78 @@ function matches(entry: string, host: string, port: string | undefined, addresse
   return host === eh
 }
 
+/**
+ * Every address a host name stands for. The one place names are resolved for the policy, both when
+ * a job starts and when a connection opens; tests replace `lookup` to play a resolver whose answer
+ * changes in between (DNS rebinding), which no loopback test could arrange otherwise.
+ */
+export const hostResolver = {
+  lookup: async (host: string): Promise<string[]> => (await lookup(host, { all: true, verbatim: true })).map((a) => a.address),
+}
+
 /** Addresses `host` stands for: itself when it is an IP, else what the resolver answers. */
 async function addressesOf(host: string): Promise<string[]> {
   if (isIP(host)) return [host]
   try {
-    return (await lookup(host, { all: true, verbatim: true })).map((a) => a.address)
+    return await hostResolver.lookup(host)
   } catch {
     // Unresolvable: the fetch fails on its own (ERR_REGISTRY_UNAVAILABLE); nothing to refuse here.
     return []
   }
 }
 
-/** Throws ERR_TARGET_INVALID when the policy refuses the registry host (as written or as it resolves). */
-export async function checkRegistryHost(registry: string, policy: Pick<TargetPolicy, 'allowRegistries' | 'denyRegistries'>): Promise<void> {
-  const { host, port } = hostOf(registry)
-  const addresses = await addressesOf(host)
+type RegistryLists = Pick<TargetPolicy, 'allowRegistries' | 'denyRegistries'>
+
+/**
+ * Why the lists refuse `host` (port, resolved addresses), or undefined. The allow list speaks for
+ * the job's registry only: a token realm or blob storage the registry sends us to is the
+ * registry's choice, bounded by the deny list and the link-local rule.
+ */
+function refusal(host: string, port: string | undefined, addresses: readonly string[], lists: RegistryLists, isRegistry: boolean): string | undefined {
   const named = (list: readonly string[]) => list.some((e) => matches(e, host, port, addresses))
-  const refuse = (why: string) => new VigilError('ERR_TARGET_INVALID', `registry ${registry} is refused: ${why}`)
-  if (named(policy.denyRegistries)) throw refuse('it is on the registry deny list')
-  if (policy.allowRegistries.length > 0 && !named(policy.allowRegistries)) throw refuse('it is not on the registry allow list')
+  if (named(lists.denyRegistries)) return 'it is on the registry deny list'
+  if (isRegistry && lists.allowRegistries.length > 0 && !named(lists.allowRegistries)) return 'it is not on the registry allow list'
   const special = METADATA_HOSTS.has(host) || addresses.some((a) => LINK_LOCAL.check(a, isIP(a) === 6 ? 'ipv6' : 'ipv4'))
   // A link-local or metadata endpoint is reached only when the allow list names it itself.
-  if (special && !named(policy.allowRegistries)) throw refuse('link-local and cloud metadata addresses are never scanned unless the allow list names them')
+  if (special && !named(lists.allowRegistries)) return 'link-local and cloud metadata addresses are never scanned unless the allow list names them'
+  return undefined
+}
+
+/** Throws ERR_TARGET_INVALID when the policy refuses the registry host (as written or as it resolves). */
+export async function checkRegistryHost(registry: string, policy: RegistryLists): Promise<void> {
+  const { host, port } = hostOf(registry)
+  const why = refusal(host, port, await addressesOf(host), policy, true)
+  if (why) throw new VigilError('ERR_TARGET_INVALID', `registry ${registry} is refused: ${why}`)
+}
+
+/**
+ * What every connection a job opens is checked against, at the moment it connects (the name may
+ * resolve differently than when the job started). Plain data: it travels to the layer workers in
+ * the blob locator.
+ */
+export interface ConnectGuard extends RegistryLists {
+  /** The job's registry, `host[:port]`: connections to it must also pass the allow list. */
+  registry: string
+}
+
+export function connectGuard(registry: string, policy: RegistryLists): ConnectGuard {
+  return { registry, allowRegistries: [...policy.allowRegistries], denyRegistries: [...policy.denyRegistries] }
+}
+
+/**
+ * Resolves `hostname` for a connection about to open to it and returns the addresses, after
+ * checking them: ERR_TARGET_INVALID when the guard refuses any. The caller connects to one of
+ * these addresses, never to a fresh answer, so what was checked is what is reached.
+ */
+export async function checkConnect(hostname: string, port: string, guard: ConnectGuard): Promise<string[]> {
+  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase()
+  const addresses = isIP(host) ? [host] : await hostResolver.lookup(host)
+  if (addresses.length === 0) throw Object.assign(new Error(`${host} has no address`), { code: 'ENOTFOUND' })
+  const registry = hostOf(guard.registry.toLowerCase())
+  const isRegistry = registry.host === host && (registry.port === undefined || registry.port === port)
+  const why = refusal(host, port, addresses, guard, isRegistry)
+  if (why) throw new VigilError('ERR_TARGET_INVALID', `${isRegistry ? `registry ${guard.registry}` : `${host}:${port}, where registry ${guard.registry} sent us,`} is refused when connecting: ${why}`)
+  return addresses
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { Digest } from '../types.js'
+import type { ConnectGuard } from './target-policy.js'
 
 /**
  * How a worker reaches one blob by itself. Plain data: it crosses the worker boundary, and the
@@ -7,8 +8,11 @@ import type { Digest } from '../types.js'
 export type BlobLocator =
   /** A file on disk, or a byte range of one (a layer.tar inside a docker-archive). */
   | { kind: 'file'; path: string; offset?: number; length?: number }
-  /** A registry blob URL; `headers` carries the Authorization already negotiated by the main thread. */
-  | { kind: 'http'; url: string; headers: Record<string, string>; insecure?: boolean }
+  /**
+   * A registry blob URL; `headers` carries the Authorization already negotiated by the main thread,
+   * `guard` a job's target policy, which the worker's connections must pass too.
+   */
+  | { kind: 'http'; url: string; headers: Record<string, string>; insecure?: boolean; guard?: ConnectGuard }
 
 export type LayerCompression = 'gzip' | 'zstd' | 'none' | 'auto'
 
@@ -52,6 +56,8 @@ export interface ResolveOptions {
   retry?: RetryPolicy
   /** Per-request time limit for registry calls until the response headers arrive (ms, default 30000). */
   timeoutMs?: number
+  /** A job's target policy, checked again on every connection (absent for the CLI). */
+  guard?: ConnectGuard
 }
 
 export interface RetryPolicy {

@@ -3,7 +3,7 @@ import { ANALYZERS, analyzerSetVersion } from '../analyzers/index.js'
 import { VigilError, type ErrorRecord } from '../errors.js'
 import { refreshBlobLocator } from '../image/registry.js'
 import { resolveImage } from '../image/resolve.js'
-import type { LayerRef, RegistryAuth, ResolvedImage } from '../image/types.js'
+import type { LayerRef, RegistryAuth, ResolvedImage, ResolveOptions } from '../image/types.js'
 import { mergeLayers, visibleResults } from '../layers/merge.js'
 import { LayerPool } from '../layers/pool.js'
 import type { LayerLimits, LayerReport, LayerStats } from '../layers/types.js'
@@ -23,6 +23,8 @@ export interface BuildInventoryOptions {
   platform?: string
   auth?: RegistryAuth
   insecure?: boolean
+  /** A job's target policy for every connection, the layer workers' included (the daemon's). */
+  guard?: ResolveOptions['guard']
   /** Layer cache location: an open store, or a data dir to open (and close) one in. Neither: no cache. */
   store?: Store
   dataDir?: string
@@ -53,6 +55,7 @@ export async function buildInventoryDetailed(target: string, opts: BuildInventor
     ...(opts.auth ? { auth: opts.auth } : {}),
     ...(opts.insecure ? { insecure: opts.insecure } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(opts.guard ? { guard: opts.guard } : {}),
   })
   opts.onProgress?.({ kind: 'resolved', reference: image.reference, digest: image.digest, platform: image.platform, layers: image.layers.length, bytes: image.layers.reduce((n, l) => n + (l.size ?? 0), 0) })
 

@@ -40,12 +40,15 @@ export interface FakeRegistry {
   /** Requests per path. */
   hits: Map<string, number>
   authHeaders: (string | undefined)[]
+  /** TCP connections accepted. */
+  connections: number
   fault: Fault | undefined
   stop(): Promise<void>
 }
 
-export async function startFakeRegistry(image: FakeImage): Promise<FakeRegistry> {
-  const state: FakeRegistry = { host: '', url: '', hits: new Map(), authHeaders: [], fault: undefined, stop: async () => undefined }
+/** Listens on `address` (a loopback address; 127.0.0.1 unless said) and `port` (a free one unless said). */
+export async function startFakeRegistry(image: FakeImage, address = '127.0.0.1', port = 0): Promise<FakeRegistry> {
+  const state: FakeRegistry = { host: '', url: '', hits: new Map(), authHeaders: [], connections: 0, fault: undefined, stop: async () => undefined }
   const server: Server = createServer((req, res) => {
     const hit = (state.hits.get(req.url ?? '/') ?? 0) + 1
     state.hits.set(req.url ?? '/', hit)
@@ -64,11 +67,12 @@ export async function startFakeRegistry(image: FakeImage): Promise<FakeRegistry>
     if (path === `/v2/repo/blobs/${image.layerDigest}`) return send('application/octet-stream', image.layer)
     res.writeHead(404, { 'content-type': 'application/json' }).end('{"errors":[{"code":"MANIFEST_UNKNOWN"}]}')
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  server.on('connection', () => state.connections++)
+  await new Promise<void>((resolve) => server.listen(port, address, resolve))
   const addr = server.address()
-  const port = typeof addr === 'object' && addr ? addr.port : 0
-  state.host = `127.0.0.1:${port}`
-  state.url = `http://127.0.0.1:${port}`
+  const bound = typeof addr === 'object' && addr ? addr.port : 0
+  state.host = `${address}:${bound}`
+  state.url = `http://${address}:${bound}`
   state.stop = () => {
     server.closeAllConnections()
     return new Promise((resolve) => server.close(() => resolve()))
