@@ -11,7 +11,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import { unpack } from 'msgpackr'
 import { pino } from 'pino'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { failedResult, publishScanResult } from '../../src/daemon/results.js'
 import { ensureTopology, STREAMS } from '../../src/daemon/subjects.js'
 import { ScanOutbox } from '../../src/http/harbor/outbox.js'
@@ -36,6 +36,15 @@ describe.skipIf(!HAS_NATS_SERVER)('Harbor adapter with the broker down: the outb
   let dataDir: string
   let adapter: RunningAdapter | undefined
   let log = ''
+  let brokerDown = false
+  const killBroker = async () => {
+    brokerDown = true
+    await nats.kill()
+  }
+  const restartBroker = async () => {
+    await nats.restart()
+    brokerDown = false
+  }
 
   const start = async () => {
     adapter = await startHarborAdapter({ natsUrl: nats.url, host: '127.0.0.1', port: 0, secretKey: KEY, dataDir, log: pino({ level: 'debug' }, { write: (l: string) => void (log += l) }), refreshAfterSeconds: 4 })
@@ -79,15 +88,21 @@ describe.skipIf(!HAS_NATS_SERVER)('Harbor adapter with the broker down: the outb
     await nc.close()
   }, 30_000)
 
-  afterAll(async () => {
+  // Each test starts with the broker up and no adapter, whatever the one before left.
+  afterEach(async () => {
+    if (brokerDown) await restartBroker()
     await adapter?.close()
+    adapter = undefined
+  })
+
+  afterAll(async () => {
     await nats?.dispose()
     if (dataDir) await rm(dataDir, { recursive: true, force: true })
   })
 
   it('answers 202 while the broker is down, polls 302, and sends the job once it is back', async () => {
     const harbor = await start()
-    await nats.kill()
+    await killBroker()
     const scan = await timed(() => harbor.scan(body(1)))
     expect(scan.res.status).toBe(202)
     expect(scan.ms).toBeLessThan(HARBOR_BUDGET_MS)
@@ -99,7 +114,7 @@ describe.skipIf(!HAS_NATS_SERVER)('Harbor adapter with the broker down: the outb
     // Kept sealed on disk, as on the wire.
     expect(filesContaining(dataDir, [SECRET, BASIC.slice(6)])).toEqual([])
 
-    await nats.restart()
+    await restartBroker()
     const nc = await connect({ servers: nats.url })
     try {
       const { job, raw, msgId } = await jobInStream(nc, id)
@@ -130,7 +145,7 @@ describe.skipIf(!HAS_NATS_SERVER)('Harbor adapter with the broker down: the outb
 
   it('keeps what it accepted across a restart of the adapter and sends it at start', async () => {
     let harbor = await start()
-    await nats.kill()
+    await killBroker()
     const res = await harbor.scan(body(2))
     expect(res.status).toBe(202)
     const { id } = (await res.json()) as { id: string }
@@ -140,7 +155,7 @@ describe.skipIf(!HAS_NATS_SERVER)('Harbor adapter with the broker down: the outb
     expect(left.has(id)).toBe(true)
     await left.close()
 
-    await nats.restart()
+    await restartBroker()
     harbor = await start()
     const nc = await connect({ servers: nats.url })
     try {
