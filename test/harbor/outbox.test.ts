@@ -1,12 +1,15 @@
 /**
  * Harbor's calls while nats-server is down (killed by PID): a scan request is still answered 202,
  * kept in the adapter's local outbox, polled as 302, and sent once the broker is back, also by
- * an adapter restarted in between. Against the Debian nats-server; no daemon runs.
+ * an adapter restarted in between. Against the Debian nats-server: first `vigil harbor` with no
+ * daemon (what reaches VIGIL_JOBS), then `vigil serve` scanning from a real registry.
  */
+import { execFile } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { promisify } from 'node:util'
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import { unpack } from 'msgpackr'
@@ -18,9 +21,14 @@ import { ScanOutbox } from '../../src/http/harbor/outbox.js'
 import { RESULTS_CONSUMER, ScanBook } from '../../src/http/harbor/scans.js'
 import { startHarborAdapter, type RunningAdapter } from '../../src/http/harbor/standalone.js'
 import { bindingForRegistry, decryptSecret } from '../../src/secrets.js'
-import { filesContaining } from './registry-kit.js'
 import { HAS_NATS_SERVER, noteNatsMissing, startNats, type NatsServer } from '../helpers/nats.js'
-import { HarborClient } from './kit.js'
+import { HAS_REGISTRY_TOOLS, noteRegistryToolsMissing, pushImage, startRegistry, type RegistryServer } from '../helpers/registry.js'
+import { HAS_SHARED, noteSharedMissing, ROOT, sharedPath } from '../helpers/shared.js'
+import { ensureBuilt } from '../layers/ensure-built.js'
+import { corpusOci, HarborClient, HAS_CORPUS, MIME, startServe, type DaemonChild } from './kit.js'
+import { filesContaining, inspectManifest, type ManifestInfo } from './registry-kit.js'
+
+const run = promisify(execFile)
 
 noteNatsMissing()
 const KEY = Buffer.alloc(32, 5)
@@ -169,4 +177,70 @@ describe.skipIf(!HAS_NATS_SERVER)('Harbor adapter with the broker down: the outb
       await nc.close()
     }
   }, 90_000)
+})
+
+const E2E_READY = HAS_NATS_SERVER && HAS_REGISTRY_TOOLS && HAS_SHARED && HAS_CORPUS
+if (!HAS_CORPUS) console.warn('[skip] harbor outbox e2e: corpus images missing in ~/.cache/vigil-corpus (../shared/tools/corpus/build.sh)')
+noteRegistryToolsMissing()
+noteSharedMissing('harbor outbox e2e')
+
+describe.skipIf(!E2E_READY)('vigil serve with the broker down: the outbox in the daemon store', () => {
+  const ROBOT = 'robot$scanner-outbox'
+  const PASSWORD = `outbox-${process.pid}-Robot-Password`
+  const CREDS = `${ROBOT}:${PASSWORD}`
+  let nats: NatsServer
+  let dataDir: string
+  let registry: RegistryServer
+  let daemon: DaemonChild | undefined
+  let image: ManifestInfo
+
+  beforeAll(async () => {
+    ensureBuilt()
+    nats = await startNats()
+    dataDir = await mkdtemp(join(tmpdir(), 'vigil-outbox-serve-'))
+    // Scans need a database; one real Debian advisory is enough.
+    await run(process.execPath, [join(ROOT, 'bin', 'vigil.js'), 'db', 'import', sharedPath('advisories', 'osv', 'misc', 'Debian', 'DSA-5474-1__DependencyTrack_dependency-track.json'), '--data', dataDir])
+    registry = await startRegistry({ kind: 'htpasswd', users: { [ROBOT]: PASSWORD } })
+    await pushImage(`oci:${corpusOci('distroless-style')}`, registry, 'library/distroless:v1', { creds: CREDS })
+    image = await inspectManifest(registry.host, 'library/distroless:v1', CREDS)
+    daemon = await startServe(nats.url, dataDir)
+  }, 180_000)
+
+  afterAll(async () => {
+    await daemon?.stop()
+    await registry?.stop()
+    await nats?.dispose()
+    if (dataDir) await rm(dataDir, { recursive: true, force: true })
+  })
+
+  it('accepts a scan while NATS is down, keeps it across a kill -9 of the daemon, and reports it once NATS is back', async () => {
+    let harbor = new HarborClient(daemon!.url)
+    await nats.kill()
+    const request = { registry: { url: `http://${registry.host}`, authorization: `Basic ${Buffer.from(CREDS).toString('base64')}` }, artifact: { repository: 'library/distroless', digest: image.digest, tag: 'v1', mime_type: image.mediaType } }
+    const started = performance.now()
+    const res = await harbor.scan(request)
+    expect(res.status).toBe(202)
+    expect(performance.now() - started).toBeLessThan(HARBOR_BUDGET_MS)
+    const { id } = (await res.json()) as { id: string }
+    expect((await harbor.report(id)).status).toBe(302)
+    expect(filesContaining(dataDir, [PASSWORD, Buffer.from(CREDS).toString('base64')])).toEqual([])
+
+    // The daemon is killed (no shutdown at all) and started again while the request waits in its store.
+    const exited = new Promise((resolve) => daemon!.child.once('exit', resolve))
+    process.kill(daemon!.child.pid!, 'SIGKILL')
+    await exited
+    const firstLog = daemon!.log()
+    daemon = undefined
+    await nats.restart()
+    daemon = await startServe(nats.url, dataDir)
+    harbor = new HarborClient(daemon.url)
+    const { res: report } = await harbor.poll(id, MIME.VULN, '', 120_000)
+    expect(report.status).toBe(200)
+    const body = (await report.json()) as { artifact: { digest: string }; vulnerabilities: unknown[] }
+    expect(body.artifact.digest).toBe(image.digest)
+    expect(Array.isArray(body.vulnerabilities)).toBe(true)
+    expect(firstLog).toContain('harbor scan request accepted into the outbox')
+    expect(daemon.log()).toContain('harbor outbox: scan request sent')
+    expect(firstLog + daemon.log()).not.toContain(PASSWORD)
+  }, 300_000)
 })
