@@ -132,7 +132,8 @@ export const harborPlugin: FastifyPluginAsync<HarborServices> = async (app, serv
   drain()
   const retry = outbox ? setInterval(drain, OUTBOX_RETRY_MS).unref() : undefined
   void (async () => {
-    for await (const s of nc.status()) if (s.type === 'reconnect') drain()
+    // After the loop above has marked the connection up (macrotask: its handler runs in a microtask).
+    for await (const s of nc.status()) if (s.type === 'reconnect') setTimeout(drain, 0)
   })().catch(() => undefined)
   app.addHook('onClose', async () => {
     closing = true
