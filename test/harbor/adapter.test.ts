@@ -125,7 +125,7 @@ describe.skipIf(!HAS_NATS_SERVER)('Harbor adapter alone (no daemon)', () => {
 
   // Last: it stops the broker. Harbor gives each call 5 s in all and fails a scan on any report
   // status but 302 and 200, so an outage must keep polls at 302 and answer everything promptly.
-  it('with the broker down, answers within Harbor\'s 5 s: polls stay 302, a new scan is a prompt 500 saying why', async () => {
+  it('with the broker down and no outbox (no data dir), answers within Harbor\'s 5 s: polls stay 302, a new scan is a prompt 500 saying why', async () => {
     const { id } = (await (await harbor.scan(body())).json()) as { id: string }
     expect((await harbor.report(id)).status).toBe(302)
     await nats.kill()

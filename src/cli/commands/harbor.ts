@@ -16,7 +16,8 @@ reached over NATS. \`vigil serve\` already includes it; this is for scaling the 
 Options:
       --nats URL          NATS server(s), comma-separated (default $NATS_URL, else ${DEFAULT_NATS_URL})
       --http HOST:PORT    where the API listens (default $VIGIL_HTTP, else ${DEFAULTS.http})
-      --data DIR          read DIR/${SECRET_KEY_FILE} when VIGIL_SECRET_KEY is unset (default $VIGIL_DATA,
+      --data DIR          read DIR/${SECRET_KEY_FILE} when VIGIL_SECRET_KEY is unset, and keep scan requests
+                            accepted while NATS is down in DIR/harbor-outbox (default $VIGIL_DATA,
                             else $XDG_DATA_HOME/vigil or ~/.local/share/vigil)
       --api-token TOKEN   require this token as Bearer or X-ScannerAdapter-API-Key (default $VIGIL_API_TOKEN)
       --refresh-after N   seconds Harbor waits between polls of a running scan, 1-127 (default 3)
@@ -44,13 +45,14 @@ async function run(argv: string[], io: CliIo): Promise<number> {
   if (!http) throw new VigilError('ERR_CONFIG', '--http off leaves the adapter nothing to do')
   const refresh = values['refresh-after']
   if (refresh !== undefined && !/^(12[0-7]|1[01]\d|[1-9]\d?)$/.test(refresh)) throw new VigilError('ERR_CONFIG', `--refresh-after must be 1-127 (Harbor's limit), got "${refresh}"`)
-  const key = secretKey(resolveDataDir(values.data, io.env), io.env)
+  const dataDir = resolveDataDir(values.data, io.env)
+  const key = secretKey(dataDir, io.env)
   const apiToken = values['api-token'] ?? (io.env.VIGIL_API_TOKEN || undefined)
   const { createLogger } = await import('../../daemon/logger.js')
   const { startHarborAdapter } = await import('../../http/harbor/standalone.js')
   const log = createLogger(values['log-level'] ?? io.env.VIGIL_LOG_LEVEL ?? 'info', logDestination(logFormat(values['log-format'], io.env, io.stderr), io.stderr, io.env))
   const adapter = await startHarborAdapter({
-    natsUrl: values.nats ?? io.env.NATS_URL ?? DEFAULT_NATS_URL, host: http.host, port: http.port, secretKey: key, log,
+    natsUrl: values.nats ?? io.env.NATS_URL ?? DEFAULT_NATS_URL, host: http.host, port: http.port, secretKey: key, log, dataDir,
     ...(apiToken ? { apiToken } : {}), ...(refresh ? { refreshAfterSeconds: Number(refresh) } : {}),
   })
   log.info({ http: adapter.address }, 'Harbor adapter listening')

@@ -8,8 +8,9 @@ import { bindingForRegistry, encryptSecret } from '../../secrets.js'
 import type { Store } from '../../store/env.js'
 import { metadata } from './metadata.js'
 import { MIME, negotiateReport, parseSbomMediaType } from './mime.js'
+import { OutboxFull, ScanOutbox, type OutboxEntry } from './outbox.js'
 import { parseScanRequest, ScanRequestError } from './request.js'
-import { followResults, ScanBook, type ScanState } from './scans.js'
+import { followResults, isScanId, ScanBook, type ScanState } from './scans.js'
 import { RemoteSource, type ReportSource } from './source.js'
 
 /**
@@ -19,7 +20,8 @@ import { RemoteSource, type ReportSource } from './source.js'
  *   GET  /api/v1/scan/{id}/report    302 + Refresh-After while queued, 200 report, 500 failed, 404 unknown
  * With `store` (inside `vigil serve`) reports are read from this process's index and the plugin
  * also answers standalone adapters' queries; without it (`vigil harbor`) a daemon is asked over
- * NATS. Every error body is the spec's `{"error":{"message"}}`.
+ * NATS. Scan requests that arrive while the broker is unreachable wait in a local outbox
+ * (outbox.ts) and are sent once it is back. Every error body is the spec's `{"error":{"message"}}`.
  */
 export interface HarborServices {
   nc: NatsConnection
@@ -29,6 +31,8 @@ export interface HarborServices {
   store?: Store
   /** Seconds Harbor waits between polls of a queued scan (1..127; Harbor's parser caps at 127). */
   refreshAfterSeconds?: number
+  /** Without `store`: the directory of the outbox's own LMDB environment. Neither: no outbox. */
+  outboxDir?: string
 }
 
 // A done scan whose digest this replica has not indexed yet (VIGIL_INVENTORY replication lag)
@@ -38,7 +42,16 @@ const INDEX_LAG_MS = 60_000
 // does not answer within this is taken as down, leaving time to say so.
 const BROKER_BUDGET_MS = 2_000
 
+// How often a non-empty outbox is tried again while the connection stays up (a send may time out).
+const OUTBOX_RETRY_MS = 5_000
+
 class BrokerUnavailable extends Error {}
+
+/**
+ * An outage worth waiting out in the outbox. "No responders" with the connection up means no
+ * stream takes the subject (no daemon ever ran on this NATS): waiting would only hide that.
+ */
+const isOutage = (err: unknown): err is BrokerUnavailable => err instanceof BrokerUnavailable && !/no responders/i.test(err.message)
 
 /** `work`, or BrokerUnavailable once the broker is known down or `BROKER_BUDGET_MS` passed. */
 async function fromBroker<T>(brokerUp: () => boolean, work: Promise<T>): Promise<T> {
@@ -84,9 +97,51 @@ export const harborPlugin: FastifyPluginAsync<HarborServices> = async (app, serv
     source = new local.LocalSource(services.store)
     responder = local.serveHarborQueries(nc, services.store, log)
   }
+  const outbox = services.store ? ScanOutbox.inStore(services.store) : services.outboxDir ? ScanOutbox.inDir(services.outboxDir) : undefined
+  let closing = false
+  let draining: Promise<void> | undefined
+  // Sends what waits, in the order it came, exactly as POST /scan would have: the KV state first,
+  // then the job under its Nats-Msg-Id (a second send after a crash is dropped as a duplicate).
+  const drainOutbox = async (box: ScanOutbox) => {
+    for (const entry of box.entries()) {
+      if (closing || !connected) return
+      const { id, digest } = entry.state
+      if (ScanOutbox.expired(entry)) {
+        await box.remove(id)
+        log.warn({ scan: id, digest, createdAt: entry.state.createdAt }, 'harbor outbox: scan request expired before the broker came back; dropped')
+        continue
+      }
+      try {
+        await broker(book.createIfAbsent(entry.state))
+        if (entry.job) await broker(js.publish(SUBJECTS.scan, encode(entry.job, 'msgpack'), { msgID: `harbor:${id}` }))
+      } catch (err) {
+        log.warn({ scan: id, waiting: box.size, err: (err as Error).message }, 'harbor outbox: the broker did not take the scan request yet; trying again later')
+        return
+      }
+      await box.remove(id)
+      log.info({ scan: id, digest, waitedMs: Date.now() - Date.parse(entry.state.createdAt), waiting: box.size }, 'harbor outbox: scan request sent')
+    }
+  }
+  const drain = () => {
+    if (!outbox || draining || closing || outbox.size === 0) return
+    draining = drainOutbox(outbox)
+      .catch((err: unknown) => log.error({ err: (err as Error).message }, 'harbor outbox: drain failed'))
+      .finally(() => (draining = undefined))
+  }
+  if (outbox && outbox.size > 0) log.info({ waiting: outbox.size }, 'harbor outbox: scan requests from before the restart are waiting; sending')
+  drain()
+  const retry = outbox ? setInterval(drain, OUTBOX_RETRY_MS).unref() : undefined
+  void (async () => {
+    // After the loop above has marked the connection up (macrotask: its handler runs in a microtask).
+    for await (const s of nc.status()) if (s.type === 'reconnect') setTimeout(drain, 0)
+  })().catch(() => undefined)
   app.addHook('onClose', async () => {
+    closing = true
+    clearInterval(retry)
     responder?.unsubscribe()
     await follower.stop()
+    await draining
+    await outbox?.close()
   })
 
   const fail = (reply: FastifyReply, status: number, message: string) =>
@@ -147,27 +202,45 @@ export const harborPlugin: FastifyPluginAsync<HarborServices> = async (app, serv
       v: 1, id, status: indexed ? 'done' : 'queued', digest: parsed.artifact.digest, artifact: parsed.artifact,
       capabilities: parsed.capabilities, source: indexed ? 'index' : 'scan', createdAt: now, updatedAt: now,
     }
-    // The state is written before the job goes out, so its result always finds it. The spec has no
-    // "try later" for a scan request (Harbor takes anything but 202 as a failed scan), so with the
-    // broker down the answer is a prompt 500 that says why, not one after Harbor gave up.
+    const job: ScanJob | undefined = indexed ? undefined : {
+      v: 1,
+      id,
+      registry: { url: parsed.registryUrl, ...(parsed.authorization ? { authorization: encryptSecret(parsed.authorization, secretKey, bindingForRegistry(parsed.registryUrl, parsed.artifact.repository)) } : {}) },
+      // Pulled by digest; the tag (validated with the daemon's grammar) only labels the result.
+      artifact: parsed.artifact,
+    }
+    // Harbor takes anything but 202 as a failed scan and the spec has no "try later" for a scan
+    // request, so during an outage the request waits in the outbox (durable before the 202) and
+    // goes out when the broker is back; a 500 says why only when there is no room to wait.
+    const keepForLater = async (err: BrokerUnavailable) => {
+      const refuse = (why: string) => {
+        log.error({ digest: parsed.artifact.digest, err: err.message, why }, 'harbor scan request refused: the broker is unreachable')
+        return fail(reply, 500, `ERR_BROKER: the scan could not be queued, the NATS broker is unreachable (${err.message})${why}; scan again once it is back`)
+      }
+      if (!outbox) return refuse('')
+      const entry: OutboxEntry = { v: 1, state, ...(job ? { job } : {}) }
+      try {
+        await outbox.add(entry)
+      } catch (e) {
+        if (e instanceof OutboxFull) return refuse(` and ${e.message}`)
+        return refuse(` and it could not be kept locally: ${(e as Error).message}`)
+      }
+      log.warn({ scan: id, digest: parsed.artifact.digest, waiting: outbox.size, err: err.message }, 'harbor scan request accepted into the outbox: the broker is unreachable')
+      return reply.code(202).type(MIME.SCAN_RESPONSE).send(Buffer.from(JSON.stringify({ id })))
+    }
+    // The state is written before the job goes out, so its result always finds it.
     try {
       await broker(book.create(state))
     } catch (err) {
-      if (!(err instanceof BrokerUnavailable)) throw err
-      log.warn({ digest: parsed.artifact.digest, err: err.message }, 'harbor scan request refused: the broker is unreachable')
-      return fail(reply, 500, `ERR_BROKER: the scan could not be queued, the NATS broker is unreachable (${err.message}); scan again once it is back`)
+      if (isOutage(err)) return keepForLater(err)
+      if (err instanceof BrokerUnavailable) return fail(reply, 500, `ERR_BROKER: the scan could not be queued: ${err.message}`)
+      throw err
     }
-    if (!indexed) {
-      const job: ScanJob = {
-        v: 1,
-        id,
-        registry: { url: parsed.registryUrl, ...(parsed.authorization ? { authorization: encryptSecret(parsed.authorization, secretKey, bindingForRegistry(parsed.registryUrl, parsed.artifact.repository)) } : {}) },
-        // Pulled by digest; the tag (validated with the daemon's grammar) only labels the result.
-        artifact: parsed.artifact,
-      }
+    if (job) {
       try {
         await broker(js.publish(SUBJECTS.scan, encode(job, 'msgpack'), { msgID: `harbor:${id}` }))
       } catch (err) {
+        if (isOutage(err)) return keepForLater(err)
         await broker(book.settle(id, { status: 'failed', error: `ERR_BROKER: the scan job could not be queued: ${(err as Error).message}` })).catch(() => undefined)
         return fail(reply, 500, `ERR_BROKER: the scan job could not be queued (is a vigil daemon running on this NATS?): ${(err as Error).message}`)
       }
@@ -184,6 +257,8 @@ export const harborPlugin: FastifyPluginAsync<HarborServices> = async (app, serv
       const given = req.query.sbom_media_type
       return fail(reply, 400, given === undefined ? `the SBOM report needs ?sbom_media_type=${MIME.SPDX_JSON} or ${MIME.CYCLONEDX_JSON}` : `unsupported sbom_media_type "${String(given).slice(0, 80)}"`)
     }
+    // Accepted while the broker was down and not sent yet: pending, whatever the KV says.
+    if (outbox && isScanId(req.params.id) && outbox.has(req.params.id)) return reply.code(302).header('Refresh-After', refreshAfter).send()
     let state: ScanState | undefined
     try {
       state = await broker(book.get(req.params.id))

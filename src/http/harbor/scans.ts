@@ -51,6 +51,19 @@ export class ScanBook {
     await this.kv.create(state.id, JSON.stringify(state))
   }
 
+  /**
+   * `create`, where an entry already there is success: an outbox entry is sent again after a
+   * crash between its write and its removal, and the state then may have moved on (done).
+   */
+  async createIfAbsent(state: ScanState): Promise<void> {
+    try {
+      await this.create(state)
+    } catch (err) {
+      if (await this.get(state.id)) return
+      throw err
+    }
+  }
+
   async get(id: string): Promise<ScanState | undefined> {
     if (!isScanId(id)) return undefined
     const entry = await this.kv.get(id)

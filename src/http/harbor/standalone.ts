@@ -20,6 +20,8 @@ export interface AdapterOptions {
   apiToken?: string
   log: Logger
   refreshAfterSeconds?: number
+  /** Where scan requests accepted during a broker outage wait (an LMDB environment under it); none: they are refused. */
+  dataDir?: string
 }
 
 export interface RunningAdapter {
@@ -57,7 +59,7 @@ export async function startHarborAdapter(opts: AdapterOptions): Promise<RunningA
   }
   app.get('/healthz', async () => ({ status: 'ok', nats: !nc.isClosed() }))
   try {
-    await app.register(harborPlugin, { nc, secretKey: opts.secretKey, log: app.log, ...(opts.refreshAfterSeconds ? { refreshAfterSeconds: opts.refreshAfterSeconds } : {}) })
+    await app.register(harborPlugin, { nc, secretKey: opts.secretKey, log: app.log, ...(opts.refreshAfterSeconds ? { refreshAfterSeconds: opts.refreshAfterSeconds } : {}), ...(opts.dataDir ? { outboxDir: opts.dataDir } : {}) })
     await app.listen({ host: opts.host, port: opts.port })
   } catch (err) {
     await app.close().catch(() => undefined)
