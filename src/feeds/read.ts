@@ -1,4 +1,4 @@
-import { closeSync, createReadStream, fstatSync, openSync, readSync, readdirSync, statSync } from 'node:fs'
+import { closeSync, createReadStream, fstatSync, openSync, readSync, readdirSync } from 'node:fs'
 import { open, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createGunzip } from 'node:zlib'

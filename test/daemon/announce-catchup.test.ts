@@ -1,13 +1,12 @@
 import { createHash } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { jetstream } from '@nats-io/jetstream'
 import { ANALYZERS, analyzerSetVersion } from '../../src/analyzers/index.js'
 import { publishInventory } from '../../src/daemon/inventory-log.js'
 import { asDigest, type Inventory } from '../../src/types.js'
-import { ensureBuilt } from '../layers/ensure-built.js'
-import { HAS_NATS_SERVER, noteNatsMissing, startNats, type NatsServer } from '../helpers/nats.js'
-import { getJson, JobClient, osvAdvisory, startDaemonProcess, teardown, tempDir, type DaemonProcess } from './harness.js'
+import { HAS_NATS_SERVER, noteNatsMissing } from '../helpers/nats.js'
+import { getJson, natsWithDaemons, osvAdvisory, startDaemonProcess, tempDir } from './harness.js'
 
 noteNatsMissing()
 
@@ -28,21 +27,11 @@ const advisory = osvAdvisory('CVE-2099-4000', 'npm', 'left-pad', '1.3.1')
  * announced mark); a replica that replays the same delta later stays quiet.
  */
 describe.skipIf(!HAS_NATS_SERVER)('findings changes applied while catching up', () => {
-  let nats: NatsServer
-  let client: JobClient
-  let dataDir: string
-  const daemons: DaemonProcess[] = []
-
-  beforeAll(async () => {
-    ensureBuilt()
-    nats = await startNats()
-    client = await JobClient.open(nats.url)
-    dataDir = await tempDir('vigil-announce-')
-  }, 60_000)
-
-  afterAll(() => teardown({ client, daemons, nats }))
+  const ctx = natsWithDaemons()
 
   it('are announced once, by the first replica that applies them', async () => {
+    const { nats, client, daemons } = ctx
+    const dataDir = await tempDir('vigil-announce-')
     const start = async (replica: string, dir?: string) => {
       const d = await startDaemonProcess({ natsUrl: nats.url, ...(dir ? { dataDir: dir } : {}), args: ['--replica-id', replica] })
       daemons.push(d)

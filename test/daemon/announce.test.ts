@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { HAS_NATS_SERVER, noteNatsMissing } from '../helpers/nats.js'
-import { getJson, HAS_SMALL_IMAGE, natsWithDaemons, osv, noteCorpusMissing, SMALL_ARCHIVE, SMALL_TARGET, startDaemonProcess, type DaemonProcess } from './harness.js'
+import { getJson, HAS_SMALL_IMAGE, natsWithDaemons, osv, noteCorpusMissing, SMALL_ARCHIVE, SMALL_TARGET, startDaemonProcess } from './harness.js'
 
 noteNatsMissing()
 noteCorpusMissing()
